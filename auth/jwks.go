@@ -61,6 +61,12 @@ func startJWKS(ctx context.Context, o Options) (*jwks, error) {
 		limiter = rate.NewLimiter(rate.Every(o.JWKSUnknownKIDInterval), 1)
 	}
 	first := make(chan error, 1)
+	fail := func(err error) {
+		j.mu.Lock()
+		j.lastErr = err
+		j.mu.Unlock()
+		first <- err
+	}
 	j.wg.Go(func() {
 		// NewStorageFromHTTP makes the first fetch synchronously with
 		// life, which ctx cannot cut short; so it runs here and NewVerifier
@@ -74,7 +80,7 @@ func startJWKS(ctx context.Context, o Options) (*jwks, error) {
 			RefreshInterval:           o.JWKSRefreshInterval,
 		})
 		if err != nil {
-			first <- err
+			fail(err)
 			return
 		}
 		store, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
@@ -86,12 +92,12 @@ func startJWKS(ctx context.Context, o Options) (*jwks, error) {
 			RefreshUnknownKID: limiter,
 		})
 		if err != nil {
-			first <- err
+			fail(err)
 			return
 		}
 		kf, err := keyfunc.New(keyfunc.Options{Ctx: life, Storage: store})
 		if err != nil {
-			first <- err
+			fail(err)
 			return
 		}
 		j.loaded.Store(&jwksKeys{store: store, kf: kf})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -24,7 +25,7 @@ func SignHS256(secret []byte, sub string, scopes []string, ttl time.Duration) (s
 		return "", fmt.Errorf("sign hs256: ttl %v is not positive", ttl)
 	}
 	for _, s := range scopes {
-		if s == "" || strings.ContainsFunc(s, isSpace) {
+		if s == "" || strings.ContainsFunc(s, unicode.IsSpace) {
 			return "", fmt.Errorf("sign hs256: scope %q is empty or has whitespace", s)
 		}
 	}
@@ -42,8 +43,4 @@ func SignHS256(secret []byte, sub string, scopes []string, ttl time.Duration) (s
 		return "", fmt.Errorf("sign hs256: %w", err)
 	}
 	return s, nil
-}
-
-func isSpace(r rune) bool {
-	return strings.ContainsRune(" \t\n\r\v\f", r) || r == 0x85 || r == 0xA0 || (r >= 0x2000 && r <= 0x200A) || r == 0x3000 || r == 0x1680 || r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F
 }

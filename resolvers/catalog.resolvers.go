@@ -7,18 +7,27 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tutti-gw/tutti/graph"
 	"github.com/tutti-gw/tutti/graph/model"
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 func (r *productResolver) Stock(ctx context.Context, obj *model.Product) (*int, error) {
-	panic(fmt.Errorf("not implemented: Stock - stock"))
+	n, err := loaders.From(ctx).StockBySKU.Load(ctx, obj.SKU)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
 
 func (r *productResolver) InStock(ctx context.Context, obj *model.Product) (*bool, error) {
-	panic(fmt.Errorf("not implemented: InStock - inStock"))
+	n, err := loaders.From(ctx).StockBySKU.Load(ctx, obj.SKU)
+	if err != nil {
+		return nil, err
+	}
+	in := n > 0
+	return &in, nil
 }
 
 func (r *Resolver) Product() graph.ProductResolver { return &productResolver{r} }

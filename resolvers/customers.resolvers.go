@@ -7,22 +7,64 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tutti-gw/tutti/graph"
 	"github.com/tutti-gw/tutti/graph/model"
 )
 
 func (r *customerResolver) Orders(ctx context.Context, obj *model.Customer, first *int, includeCancelled *bool) ([]*model.Order, error) {
-	panic(fmt.Errorf("not implemented: Orders - orders"))
+	n, err := ordersFirst(intOr(first, defaultOrdersFirst))
+	if err != nil {
+		return nil, err
+	}
+	all, err := r.customerOrders(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	sel := selectOrders(all, n, includeCancelled != nil && *includeCancelled)
+	out := make([]*model.Order, len(sel))
+	for i, o := range sel {
+		if out[i], err = mapOrder(o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (r *customerResolver) TotalSpent(ctx context.Context, obj *model.Customer) (*model.Money, error) {
-	panic(fmt.Errorf("not implemented: TotalSpent - totalSpent"))
+	all, err := r.customerOrders(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	total := &model.Money{Currency: "EUR"}
+	for _, o := range all {
+		if o.Status == "cancelled" {
+			continue
+		}
+		for _, l := range o.Lines {
+			total.Cents += l.Qty * int(l.UnitPriceCents)
+		}
+	}
+	return total, nil
 }
 
 func (r *customerResolver) RecentOrderCount(ctx context.Context, obj *model.Customer, days *int) (*int, error) {
-	panic(fmt.Errorf("not implemented: RecentOrderCount - recentOrderCount"))
+	d, err := recentDays(intOr(days, defaultRecentDays))
+	if err != nil {
+		return nil, err
+	}
+	all, err := r.customerOrders(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	since := r.Now().Unix() - int64(d)*secondsPerDay
+	n := 0
+	for _, o := range all {
+		if o.Status != "cancelled" && o.PlacedAt >= since {
+			n++
+		}
+	}
+	return &n, nil
 }
 
 func (r *Resolver) Customer() graph.CustomerResolver { return &customerResolver{r} }

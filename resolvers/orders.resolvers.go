@@ -7,26 +7,44 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tutti-gw/tutti/graph"
 	"github.com/tutti-gw/tutti/graph/model"
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 func (r *orderResolver) Customer(ctx context.Context, obj *model.Order) (*model.Customer, error) {
-	panic(fmt.Errorf("not implemented: Customer - customer"))
+	if r.Planner.KeyOnly(ctx) {
+		return &model.Customer{ID: obj.CustomerID}, nil
+	}
+	return r.customerByID(ctx, obj.CustomerID)
 }
 
 func (r *orderResolver) Shipment(ctx context.Context, obj *model.Order) (*model.Shipment, error) {
-	panic(fmt.Errorf("not implemented: Shipment - shipment"))
+	s, err := loaders.From(ctx).ShipmentByOrder.Load(ctx, obj.ID)
+	if notFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return mapShipment(s, r.Now())
 }
 
 func (r *orderResolver) Payment(ctx context.Context, obj *model.Order) (*model.Payment, error) {
-	panic(fmt.Errorf("not implemented: Payment - payment"))
+	ps, err := loaders.From(ctx).PaymentsByOrder.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	// Payments are listed in the order they were made: the last one counts.
+	return mapPayment(ps[len(ps)-1])
 }
 
 func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	return r.productBySKU(ctx, obj.SKU)
 }
 
 func (r *Resolver) Order() graph.OrderResolver { return &orderResolver{r} }

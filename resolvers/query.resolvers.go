@@ -7,46 +7,119 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/tutti-gw/tutti/gqlerr"
 	"github.com/tutti-gw/tutti/graph"
 	"github.com/tutti-gw/tutti/graph/model"
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInput) (*model.CheckoutResult, error) {
-	panic(fmt.Errorf("not implemented: Checkout - checkout"))
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	return nil, gqlerr.New(gqlerr.BadRequest, "checkout is not available yet")
 }
 
 func (r *mutationResolver) CancelOrder(ctx context.Context, id string) (*model.Order, error) {
-	panic(fmt.Errorf("not implemented: CancelOrder - cancelOrder"))
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	return nil, gqlerr.New(gqlerr.BadRequest, "cancelOrder is not available yet")
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
-	panic(fmt.Errorf("not implemented: Me - me"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Planner.Root(ctx, []string{p.Subject})
+	return r.customerByID(ctx, p.Subject)
 }
 
 func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Customer, error) {
-	panic(fmt.Errorf("not implemented: Customer - customer"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !canSeeCustomer(p, id) {
+		return nil, forbidden()
+	}
+	r.Planner.Root(ctx, []string{id})
+	return r.customerByID(ctx, id)
 }
 
 func (r *queryResolver) Customers(ctx context.Context, ids []string) ([]*model.Customer, error) {
-	panic(fmt.Errorf("not implemented: Customers - customers"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !canSeeCustomer(p, "") {
+		return nil, forbidden()
+	}
+	r.Planner.Root(ctx, ids)
+	recs, errs := loaders.From(ctx).CustomerByID.LoadMany(ctx, ids)
+	out := make([]*model.Customer, len(ids))
+	for i, c := range recs {
+		if err := errs[i]; err != nil {
+			if notFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		if out[i], err = mapCustomer(c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, error) {
-	panic(fmt.Errorf("not implemented: Order - order"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Planner.Root(ctx, []string{id})
+	o, err := loaders.From(ctx).OrderByID.Load(ctx, id)
+	if notFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Another customer's order answers like an unknown one: ids cannot be probed.
+	if !canSeeCustomer(p, o.CustomerID) {
+		return nil, nil
+	}
+	return mapOrder(o)
 }
 
 func (r *queryResolver) Product(ctx context.Context, sku string) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	r.Planner.Root(ctx, []string{sku})
+	return r.productBySKU(ctx, sku)
 }
 
 func (r *queryResolver) ProductsBySku(ctx context.Context, skus []string) ([]*model.Product, error) {
-	panic(fmt.Errorf("not implemented: ProductsBySku - productsBySku"))
+	r.Planner.Root(ctx, skus)
+	recs, errs := loaders.From(ctx).ProductBySKU.LoadMany(ctx, skus)
+	out := make([]*model.Product, len(skus))
+	for i, p := range recs {
+		if err := errs[i]; err != nil {
+			if notFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		var err error
+		if out[i], err = mapProduct(p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (r *queryResolver) Products(ctx context.Context, search *string, first *int, after *string) (*model.ProductConnection, error) {
-	panic(fmt.Errorf("not implemented: Products - products"))
+	return r.searchProducts(ctx, search, first, after)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

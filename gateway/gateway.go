@@ -1,0 +1,295 @@
+// Package gateway wires Tutti together: configuration, the upstream
+// clients (or the in-process demo services), authentication, the gqlgen
+// server with its transports and limits, and the HTTP routes. server.go
+// runs it; tests build it the same way.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/tutti-gw/tutti/auth"
+	"github.com/tutti-gw/tutti/demo"
+	"github.com/tutti-gw/tutti/gqlhttp"
+	"github.com/tutti-gw/tutti/graph"
+	"github.com/tutti-gw/tutti/limits"
+	"github.com/tutti-gw/tutti/loaders"
+	"github.com/tutti-gw/tutti/planner"
+	"github.com/tutti-gw/tutti/resolvers"
+	"github.com/tutti-gw/tutti/schema"
+	"github.com/tutti-gw/tutti/upstream"
+	"github.com/tutti-gw/tutti/upstream/catalog"
+	"github.com/tutti-gw/tutti/upstream/customers"
+	"github.com/tutti-gw/tutti/upstream/inventory"
+	"github.com/tutti-gw/tutti/upstream/orders"
+	"github.com/tutti-gw/tutti/upstream/payments"
+	"github.com/tutti-gw/tutti/upstream/shipping"
+)
+
+// DevSecret is the HS256 secret used when none is configured and every
+// upstream is a demo service: the sample tokens printed at start-up are
+// signed with it. It is never used in front of real services.
+const DevSecret = "tutti-development-secret-do-not-use-in-production"
+
+// Options are what the process gives the gateway besides its Config.
+type Options struct {
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+	// Demo, when set, serves the services whose URL is unset; when nil and
+	// some URL is unset, New starts its own demo services.
+	Demo *demo.Demo
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway is a wired gateway: an http.Handler plus what must be closed.
+type Gateway struct {
+	cfg      Config
+	log      *slog.Logger
+	demo     *demo.Demo
+	ownDemo  bool
+	verifier *auth.Verifier
+	// DevSecret is the HS256 secret in use when the gateway made one up for
+	// the demo services ("" otherwise).
+	DevSecret string
+	handler   http.Handler
+}
+
+// New builds the gateway from cfg. It starts the demo services for the
+// upstreams that have no URL.
+func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g := &Gateway{cfg: cfg, log: o.Logger, demo: o.Demo}
+	if err := g.startDemo(); err != nil {
+		return nil, err
+	}
+	clients, err := g.clients()
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	if err := g.startAuth(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	sch, err := planner.LoadSchema(loaders.Names(), schema.Sources()...)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	res := &resolvers.Resolver{
+		Planner: planner.New(sch, resolvers.Hooks()),
+		Catalog: clients.Catalog,
+		Cursors: resolvers.NewCursors(sha256Key(cfg.CursorSecret)),
+		Now:     o.Now,
+	}
+	g.handler = g.routes(g.graphQL(res, clients))
+	return g, nil
+}
+
+// Handler serves every endpoint of config.md.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Demo returns the in-process demo services, or nil when every upstream is
+// a real one.
+func (g *Gateway) Demo() *demo.Demo { return g.demo }
+
+// Close stops what New started.
+func (g *Gateway) Close() {
+	if g.verifier != nil {
+		g.verifier.Close()
+	}
+	if g.ownDemo && g.demo != nil {
+		_ = g.demo.Close()
+	}
+}
+
+func (g *Gateway) startDemo() error {
+	needed := false
+	for _, s := range Services {
+		if g.cfg.Upstreams[s].URL == "" {
+			needed = true
+		}
+	}
+	if !needed || g.demo != nil {
+		return nil
+	}
+	g.demo = demo.New(demo.Options{Logger: g.log.With("component", "demo")})
+	if err := g.demo.Start(); err != nil {
+		return fmt.Errorf("start demo services: %w", err)
+	}
+	g.ownDemo = true
+	return nil
+}
+
+// upstreamOf returns where service s is: its configured URL and key, or
+// the demo service's.
+func (g *Gateway) upstreamOf(s string) Upstream {
+	u := g.cfg.Upstreams[s]
+	if u.URL == "" {
+		u.URL = g.demo.URL(s)
+		if u.APIKey == "" {
+			u.APIKey = demo.DefaultAPIKey(s)
+		}
+	}
+	if u.APIKey == "" {
+		u.APIKey = demo.DefaultAPIKey(s)
+	}
+	return u
+}
+
+func (g *Gateway) clients() (loaders.Clients, error) {
+	httpClient := &http.Client{Transport: upstream.NewTransport()}
+	mk := func(s string) (*upstream.Client, error) {
+		u := g.upstreamOf(s)
+		return upstream.NewClient(upstream.Options{
+			Service:        s,
+			BaseURL:        u.URL,
+			APIKey:         u.APIKey,
+			HTTPClient:     httpClient,
+			AttemptTimeout: g.cfg.UpstreamTimeout,
+			// Catalog and inventory data is the same for everyone: they
+			// never learn who asked.
+			SendUserID: s != "catalog" && s != "inventory",
+			Logger:     g.log.With("component", "upstream", "service", s),
+		})
+	}
+	var c loaders.Clients
+	var errs []error
+	for _, s := range []string{"customers", "orders", "catalog", "inventory", "shipping", "payments"} {
+		cl, err := mk(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("upstream %s: %w", s, err))
+			continue
+		}
+		switch s {
+		case "customers":
+			c.Customers = customers.New(cl)
+		case "orders":
+			c.Orders = orders.New(cl)
+		case "catalog":
+			c.Catalog = catalog.New(cl)
+		case "inventory":
+			c.Inventory = inventory.New(cl)
+		case "shipping":
+			c.Shipping = shipping.New(cl)
+		case "payments":
+			c.Payments = payments.New(cl)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func (g *Gateway) startAuth(ctx context.Context) error {
+	secret := g.cfg.JWTSecret
+	if secret == "" && g.cfg.JWKSURL == "" && g.cfg.DemoUpstreams() {
+		secret = DevSecret
+		g.DevSecret = DevSecret
+	}
+	if secret == "" && g.cfg.JWKSURL == "" {
+		// No way to verify a token: every request is anonymous, and one
+		// that brings a token is refused.
+		g.log.Warn("no JWT_HS256_SECRET or JWT_JWKS_URL: requests with a token are refused")
+		return nil
+	}
+	v, err := auth.NewVerifier(ctx, auth.Options{HS256Secret: []byte(secret), JWKSURL: g.cfg.JWKSURL})
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	g.verifier = v
+	return nil
+}
+
+// authenticate is the transport's token step: no header is anonymous, a
+// bad token refuses the whole request.
+func (g *Gateway) authenticate(r *http.Request) (context.Context, error) {
+	ctx := r.Context()
+	if g.verifier == nil {
+		if r.Header.Get("Authorization") != "" {
+			return nil, auth.ErrInvalidToken
+		}
+		return ctx, nil
+	}
+	p, err := g.verifier.FromRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return ctx, nil
+	}
+	ctx = auth.WithPrincipal(ctx, p)
+	return upstream.WithUserID(ctx, p.Subject), nil
+}
+
+func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http.Handler {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+	lim := limits.New(g.cfg.Limits)
+	opts := gqlhttp.Options{
+		MaxBodyBytes: g.cfg.MaxBodyBytes,
+		Authenticate: g.authenticate,
+		PreCheck:     lim.PreCheck,
+		Logger:       g.log.With("component", "http"),
+	}
+	srv.AddTransport(gqlhttp.GET{Options: opts})
+	srv.AddTransport(gqlhttp.POST{Options: opts})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if g.cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true)
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(lim)
+	srv.SetErrorPresenter(presenter(g.log))
+	srv.SetRecoverFunc(recoverFunc(g.log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(loaders.With(ctx, loaders.New(clients, nil)))
+	})
+	return srv
+}
+
+func (g *Gateway) routes(gql http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	mux.Handle("GET /{$}", playground.Handler("Tutti", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", g.ready)
+	return gqlhttp.Recover(g.log, requestID(mux))
+}
+
+func (g *Gateway) ready(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if g.verifier != nil {
+		if err := g.verifier.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: token keys: %v\n", err)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready: cache in-process\n"))
+}
+
+func sha256Key(s string) []byte {
+	k := sha256.Sum256([]byte(s))
+	return k[:]
+}

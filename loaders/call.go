@@ -1,0 +1,167 @@
+package loaders
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+)
+
+// BatchFunc fetches the records of keys (distinct, at most as many as the
+// caller gives) and returns one result per key, in key order. A key the
+// service does not know gets an error wrapping upstream.ErrNotFound.
+type BatchFunc[V any] func(ctx context.Context, keys []string) []*dataloader.Result[V]
+
+// fallbackWait is the batching window of a Load that the planner did not
+// announce with Prefetch. The planner announces every call a query needs, so
+// this window is never on the critical path of a planned query; it only
+// gathers keys of loads made outside a plan.
+const fallbackWait = 2 * time.Millisecond
+
+// Call is one batch call of one request: a dataloader/v7 loader whose
+// thunk cache is shared with Prefetch. Prefetch starts a batch at once for the
+// keys it is given (no window); Load answers from the cache when the key was
+// prefetched, and otherwise falls back to the dataloader's batching.
+type Call[V any] struct {
+	name   string
+	batch  BatchFunc[V]
+	cache  *thunkCache[V]
+	loader *dataloader.Loader[string, V]
+	// started records every batch this call sent, for the explain output.
+	observe func(name string, keys int)
+}
+
+func newCall[V any](name string, batch BatchFunc[V], observe func(string, int)) *Call[V] {
+	c := &Call[V]{name: name, batch: batch, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, observe: observe}
+	c.loader = dataloader.NewBatchedLoader(
+		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys) },
+		dataloader.WithCache[string, V](c.cache),
+		dataloader.WithWait[string, V](fallbackWait),
+		dataloader.WithBatchCapacity[string, V](maxBatch*8),
+	)
+	return c
+}
+
+// Name is the call's registry name, e.g. "customers.byId".
+func (c *Call[V]) Name() string { return c.name }
+
+// Load returns the record of key, fetching it if nothing fetched it yet.
+func (c *Call[V]) Load(ctx context.Context, key string) (V, error) {
+	return c.loader.Load(ctx, key)()
+}
+
+// LoadMany returns the records of keys in key order, with one error per key.
+func (c *Call[V]) LoadMany(ctx context.Context, keys []string) ([]V, []error) {
+	// Announce first so all keys go out in one batch with no window.
+	c.Prefetch(ctx, keys)
+	vals := make([]V, len(keys))
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		vals[i], errs[i] = c.Load(ctx, k)
+	}
+	return vals, errs
+}
+
+// Prefetch starts one batch now for those keys that no earlier Load or
+// Prefetch of this request asked for. It does not wait for the answer.
+func (c *Call[V]) Prefetch(ctx context.Context, keys []string) {
+	missing, settle := c.cache.claim(keys)
+	if len(missing) == 0 {
+		return
+	}
+	go func() {
+		settle(c.run(ctx, missing))
+	}()
+}
+
+// Wait returns the records of keys, which a Prefetch or Load asked for.
+func (c *Call[V]) Wait(ctx context.Context, keys []string) ([]V, []error) {
+	return c.LoadMany(ctx, keys)
+}
+
+func (c *Call[V]) run(ctx context.Context, keys []string) []*dataloader.Result[V] {
+	if c.observe != nil {
+		c.observe(c.name, len(keys))
+	}
+	return c.batch(ctx, keys)
+}
+
+// thunkCache is the dataloader's per-request cache. Prefetch claims keys in
+// it under its own lock, so a later Load of a claimed key finds the pending
+// thunk and never starts a second fetch.
+type thunkCache[V any] struct {
+	mu sync.Mutex
+	m  map[string]dataloader.Thunk[V]
+}
+
+// claim installs a pending thunk for each key not yet present and returns
+// those keys (distinct, in first-seen order) with the function that settles
+// them once their results are known.
+func (t *thunkCache[V]) claim(keys []string) ([]string, func([]*dataloader.Result[V])) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var missing []string
+	var slots []*slot[V]
+	for _, k := range keys {
+		if _, ok := t.m[k]; ok {
+			continue
+		}
+		s := &slot[V]{done: make(chan struct{})}
+		t.m[k] = s.thunk
+		missing = append(missing, k)
+		slots = append(slots, s)
+	}
+	return missing, func(res []*dataloader.Result[V]) {
+		for i, s := range slots {
+			if i < len(res) && res[i] != nil {
+				s.val, s.err = res[i].Data, res[i].Error
+			} else {
+				s.err = errBatchShort
+			}
+			close(s.done)
+		}
+	}
+}
+
+type slot[V any] struct {
+	done chan struct{}
+	val  V
+	err  error
+}
+
+func (s *slot[V]) thunk() (V, error) {
+	<-s.done
+	return s.val, s.err
+}
+
+// Get implements dataloader.Cache.
+func (t *thunkCache[V]) Get(_ context.Context, key string) (dataloader.Thunk[V], bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	th, ok := t.m[key]
+	return th, ok
+}
+
+// Set implements dataloader.Cache.
+func (t *thunkCache[V]) Set(_ context.Context, key string, th dataloader.Thunk[V]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[key] = th
+}
+
+// Delete implements dataloader.Cache.
+func (t *thunkCache[V]) Delete(_ context.Context, key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.m[key]
+	delete(t.m, key)
+	return ok
+}
+
+// Clear implements dataloader.Cache.
+func (t *thunkCache[V]) Clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m = map[string]dataloader.Thunk[V]{}
+}

@@ -1,0 +1,253 @@
+// Package loaders holds the request-scoped batch calls of the gateway: one
+// dataloader/v7 loader per (service, key kind), each fed by a batch function
+// that sends one upstream call per 100 distinct keys. The planner announces
+// the keys a query needs (Prefetch) the moment they are known; resolvers read
+// the answers (Load). Nothing here knows GraphQL.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/tutti-gw/tutti/upstream"
+	"github.com/tutti-gw/tutti/upstream/catalog"
+	"github.com/tutti-gw/tutti/upstream/customers"
+	"github.com/tutti-gw/tutti/upstream/inventory"
+	"github.com/tutti-gw/tutti/upstream/orders"
+	"github.com/tutti-gw/tutti/upstream/payments"
+	"github.com/tutti-gw/tutti/upstream/shipping"
+)
+
+// maxBatch is the most keys one upstream batch request takes (upstreams.md).
+const maxBatch = 100
+
+// OrdersPerCustomer is how many of a customer's newest orders the gateway
+// reads: the orders service's maximum. Customer.orders, totalSpent and
+// recentOrderCount all read this one list.
+const OrdersPerCustomer = 100
+
+var errBatchShort = errors.New("batch returned fewer results than keys")
+
+// Names of the calls, as schema/ declares them in @fetch(call: ...).
+const (
+	CustomersByID    = "customers.byId"
+	OrdersByID       = "orders.byId"
+	OrdersByCustomer = "orders.byCustomer"
+	ProductsBySKU    = "catalog.bySku"
+	StockBySKU       = "inventory.stock"
+	ShipmentByOrder  = "shipping.byOrder"
+	PaymentsByOrder  = "payments.byOrder"
+)
+
+// Clients are the upstream clients the batch functions call.
+type Clients struct {
+	Customers *customers.Client
+	Orders    *orders.Client
+	Catalog   *catalog.Client
+	Inventory *inventory.Client
+	Shipping  *shipping.Client
+	Payments  *payments.Client
+}
+
+// Loaders is one request's set of batch calls. Create one per GraphQL
+// request with New; it must not outlive the request.
+type Loaders struct {
+	CustomerByID     *Call[*customers.Customer]
+	OrderByID        *Call[*orders.Order]
+	OrdersByCustomer *Call[[]*orders.Order]
+	ProductBySKU     *Call[*catalog.Product]
+	StockBySKU       *Call[int]
+	ShipmentByOrder  *Call[*shipping.Shipment]
+	PaymentsByOrder  *Call[[]*payments.Payment]
+
+	byName map[string]Prefetcher
+}
+
+// Prefetcher is the untyped face of a Call that the planner drives.
+type Prefetcher interface {
+	Name() string
+	// Prefetch starts one batch now for the keys not asked for yet.
+	Prefetch(ctx context.Context, keys []string)
+	// Records waits for the records of keys and returns, per key, the wire
+	// records found (none for a missing or failed key; a list call gives
+	// each key its list).
+	Records(ctx context.Context, keys []string) [][]any
+}
+
+// Names lists every call name, for checking schema declarations at start-up.
+func Names() []string {
+	return []string{CustomersByID, OrdersByID, OrdersByCustomer, ProductsBySKU, StockBySKU, ShipmentByOrder, PaymentsByOrder}
+}
+
+// New returns the loaders of one request. observe, when not nil, is told of
+// every batch sent (call name and number of keys).
+func New(c Clients, observe func(call string, keys int)) *Loaders {
+	l := &Loaders{
+		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), observe),
+		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), observe),
+		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), observe),
+		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), observe),
+		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), observe),
+		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), observe),
+		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), observe),
+	}
+	l.byName = map[string]Prefetcher{}
+	for _, p := range []Prefetcher{
+		recordsOf(l.CustomerByID), recordsOf(l.OrderByID), listRecordsOf(l.OrdersByCustomer),
+		recordsOf(l.ProductBySKU), recordsOf(l.StockBySKU), recordsOf(l.ShipmentByOrder),
+		listRecordsOf(l.PaymentsByOrder),
+	} {
+		l.byName[p.Name()] = p
+	}
+	return l
+}
+
+// Call returns the call of that name, or nil.
+func (l *Loaders) Call(name string) Prefetcher { return l.byName[name] }
+
+type ctxKey struct{}
+
+// With returns ctx carrying l.
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// From returns the request's loaders; it panics when the request has none,
+// which is a wiring bug, not a client error.
+func From(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		panic("loaders: no loaders in context")
+	}
+	return l
+}
+
+// byKey makes a batch function from a service's single and batch reads: one
+// key uses the single-record endpoint (GET /customers/{id}), several the
+// batch endpoint, split at 100 keys by the client.
+func byKey[V any](one func(context.Context, string) (V, error), many func(context.Context, []string) (map[string]V, error)) BatchFunc[V] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		if len(keys) == 1 {
+			v, err := one(ctx, keys[0])
+			return []*dataloader.Result[V]{{Data: v, Error: err}}
+		}
+		m, err := many(ctx, keys)
+		return fromMap(keys, m, err)
+	}
+}
+
+func ordersByCustomer(c *orders.Client) BatchFunc[[]*orders.Order] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[[]*orders.Order] {
+		m, err := c.ByCustomers(ctx, keys, OrdersPerCustomer)
+		res := make([]*dataloader.Result[[]*orders.Order], len(keys))
+		for i, k := range keys {
+			// A customer without orders is an empty list, not a miss.
+			res[i] = &dataloader.Result[[]*orders.Order]{Data: m[k], Error: err}
+		}
+		return res
+	}
+}
+
+func productsBySKU(c *catalog.Client) BatchFunc[*catalog.Product] {
+	return byKey(
+		func(ctx context.Context, sku string) (*catalog.Product, error) { return c.Get(ctx, sku, nil) },
+		func(ctx context.Context, skus []string) (map[string]*catalog.Product, error) {
+			return c.BatchGet(ctx, skus, nil)
+		})
+}
+
+func stockBySKU(c *inventory.Client) BatchFunc[int] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[int] {
+		m, err := c.Stock(ctx, keys)
+		res := make([]*dataloader.Result[int], len(keys))
+		for i, k := range keys {
+			// An sku the inventory does not list has no stock.
+			res[i] = &dataloader.Result[int]{Data: m[k], Error: err}
+		}
+		return res
+	}
+}
+
+// shipmentByOrder has no batch endpoint: one request per order, all at once.
+func shipmentByOrder(c *shipping.Client) BatchFunc[*shipping.Shipment] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[*shipping.Shipment] {
+		res := make([]*dataloader.Result[*shipping.Shipment], len(keys))
+		done := make(chan struct{}, len(keys))
+		for i, k := range keys {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				s, err := c.ByOrder(ctx, k)
+				res[i] = &dataloader.Result[*shipping.Shipment]{Data: s, Error: err}
+			}()
+		}
+		for range keys {
+			<-done
+		}
+		return res
+	}
+}
+
+func paymentsByOrder(c *payments.Client) BatchFunc[[]*payments.Payment] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[[]*payments.Payment] {
+		m, err := c.ByOrders(ctx, keys)
+		res := make([]*dataloader.Result[[]*payments.Payment], len(keys))
+		for i, k := range keys {
+			res[i] = &dataloader.Result[[]*payments.Payment]{Data: m[k], Error: err}
+		}
+		return res
+	}
+}
+
+// fromMap spreads a batch answer over keys: absent keys are not found.
+func fromMap[V any](keys []string, m map[string]V, err error) []*dataloader.Result[V] {
+	res := make([]*dataloader.Result[V], len(keys))
+	for i, k := range keys {
+		switch v, ok := m[k]; {
+		case err != nil:
+			res[i] = &dataloader.Result[V]{Error: err}
+		case !ok:
+			res[i] = &dataloader.Result[V]{Error: fmt.Errorf("%s: %w", k, upstream.ErrNotFound)}
+		default:
+			res[i] = &dataloader.Result[V]{Data: v}
+		}
+	}
+	return res
+}
+
+// records adapts a Call whose value is one record.
+type records[V any] struct{ *Call[V] }
+
+func recordsOf[V any](c *Call[V]) Prefetcher { return records[V]{c} }
+
+func (r records[V]) Records(ctx context.Context, keys []string) [][]any {
+	vals, errs := r.Wait(ctx, keys)
+	out := make([][]any, len(vals))
+	for i, v := range vals {
+		if errs[i] == nil {
+			out[i] = []any{v}
+		}
+	}
+	return out
+}
+
+// listRecords adapts a Call whose value is a list of records.
+type listRecords[V any] struct{ *Call[[]V] }
+
+func listRecordsOf[V any](c *Call[[]V]) Prefetcher { return listRecords[V]{c} }
+
+func (r listRecords[V]) Records(ctx context.Context, keys []string) [][]any {
+	vals, errs := r.Wait(ctx, keys)
+	out := make([][]any, len(vals))
+	for i, v := range vals {
+		if errs[i] != nil {
+			continue
+		}
+		for _, x := range v {
+			out[i] = append(out[i], x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+// Package planner turns each GraphQL operation into upstream calls. It reads
+// the mapping declared in schema/ (@entity, @fetch, @from) once at start-up
+// and, for every root field, walks the operation's selections: each call
+// starts the moment its keys are known — from the arguments, from an
+// entity's own key, or from the records of the call above it — with all the
+// keys known at that point in one batch. Resolvers then find every answer
+// already on its way in the request's loaders.
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Rule is what schema/ declares for one field.
+type Rule struct {
+	// Call is the @fetch call name; empty when the parent holds the data.
+	Call string
+	// Key is the @fetch key: "$arg" or "$sub" on root fields, elsewhere a
+	// JSON path into the parent's upstream record.
+	Key string
+	// From is the @from path of objects the parent's record holds; HasFrom
+	// tells an empty path (the record itself) from no declaration.
+	From    string
+	HasFrom bool
+}
+
+// Entity is what @entity declares for a type.
+type Entity struct {
+	Service string
+	// Key is the JSON name of the record field that identifies a record; the
+	// GraphQL field of the same name holds it. Empty when the type has none.
+	Key string
+	// Call is the call that fetches records of this type by Key.
+	Call string
+}
+
+// Schema is the mapping read from the schema's directives.
+type Schema struct {
+	AST      *ast.Schema
+	rules    map[string]map[string]Rule
+	entities map[string]Entity
+}
+
+// Rule returns the declaration of typ.field.
+func (s *Schema) Rule(typ, field string) (Rule, bool) {
+	r, ok := s.rules[typ][field]
+	return r, ok
+}
+
+// Entity returns the @entity declaration of typ.
+func (s *Schema) Entity(typ string) (Entity, bool) {
+	e, ok := s.entities[typ]
+	return e, ok
+}
+
+// LoadSchema parses the schema sources and reads their mapping directives.
+// calls lists the call names the loaders provide: a @fetch naming another
+// one is refused, so a typo fails at start-up, not at query time.
+func LoadSchema(calls []string, sources ...*ast.Source) (*Schema, error) {
+	sch, err := gqlparser.LoadSchema(sources...)
+	if err != nil {
+		return nil, fmt.Errorf("load schema: %w", err)
+	}
+	s := &Schema{AST: sch, rules: map[string]map[string]Rule{}, entities: map[string]Entity{}}
+	for _, def := range sch.Types {
+		if def.BuiltIn || def.Kind != ast.Object {
+			continue
+		}
+		if d := def.Directives.ForName("entity"); d != nil {
+			e := Entity{Service: argString(d, "service"), Key: argString(d, "key"), Call: argString(d, "call")}
+			if e.Call != "" && !slices.Contains(calls, e.Call) {
+				return nil, fmt.Errorf("load schema: %s: @entity names unknown call %q", def.Name, e.Call)
+			}
+			s.entities[def.Name] = e
+		}
+		for _, f := range def.Fields {
+			var r Rule
+			if d := f.Directives.ForName("fetch"); d != nil {
+				r.Call, r.Key = argString(d, "call"), argString(d, "key")
+				if r.Call != "catalog.search" && !slices.Contains(calls, r.Call) {
+					return nil, fmt.Errorf("load schema: %s.%s: @fetch names unknown call %q", def.Name, f.Name, r.Call)
+				}
+				root := def.Name == "Query" || def.Name == "Mutation"
+				if root != strings.HasPrefix(r.Key, "$") {
+					return nil, fmt.Errorf("load schema: %s.%s: @fetch key %q: root fields take \"$argument\", others a record field", def.Name, f.Name, r.Key)
+				}
+			}
+			if d := f.Directives.ForName("from"); d != nil {
+				r.From, r.HasFrom = argString(d, "path"), true
+			}
+			if r.Call != "" || r.HasFrom {
+				if s.rules[def.Name] == nil {
+					s.rules[def.Name] = map[string]Rule{}
+				}
+				s.rules[def.Name][f.Name] = r
+			}
+		}
+	}
+	return s, nil
+}
+
+func argString(d *ast.Directive, name string) string {
+	a := d.Arguments.ForName(name)
+	if a == nil || a.Value == nil {
+		return ""
+	}
+	return a.Value.Raw
+}

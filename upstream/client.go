@@ -1,0 +1,410 @@
+// Package upstream is the shared machinery of the gateway's REST clients:
+// one Client per service (headers, deadlines, bounded retries with jittered
+// back-off, size limits, JSON decoding), one error type with sentinels, and
+// batch helpers. It knows HTTP and JSON only. The sub-packages hold one
+// service each: its wire types and typed methods (upstreams.md).
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Call describes one upstream call for Do.
+type Call struct {
+	// Op names the call in errors, logs and observations: "get customer".
+	Op string
+	// Method is the HTTP method.
+	Method string
+	// Path is relative to the base URL, starts with "/", and is already
+	// escaped: "/customers/" + url.PathEscape(id).
+	Path string
+	// Query is sent as the query string. Commas stay literal, so
+	// comma-separated key lists read as upstreams.md writes them.
+	Query url.Values
+	// Body, when not nil, is sent as JSON.
+	Body any
+	// Header holds extra headers (Idempotency-Key). The client's own
+	// headers win, and Authorization is never sent.
+	Header http.Header
+	// Idempotent allows retries. GETs are idempotent; POST and DELETE only
+	// where upstreams.md says so (the service packages decide).
+	Idempotent bool
+	// NotFound says a 404 is an answer of the contract: Do returns an error
+	// wrapping ErrNotFound. Otherwise a 404 is ErrBadResponse (a batch
+	// endpoint answering 404 is a misrouted call, not "nothing found").
+	NotFound bool
+	// OKStatus lists statuses besides 2xx that are answers of the contract
+	// (402, 409): Do returns no error, Meta.Status tells which, and the body
+	// is decoded, leniently, into Meta.ErrBody.
+	OKStatus []int
+	// Keys is the number of keys the call asks for (1 for a single entity),
+	// reported to the Observer.
+	Keys int
+}
+
+// Meta describes an answer.
+type Meta struct {
+	Status int // HTTP status
+	// MaxAge is Cache-Control max-age in seconds; 0 for no-store or
+	// no-cache without max-age; -1 when absent.
+	MaxAge int
+	// ErrBody is the decoded body of an OKStatus answer, nil otherwise.
+	ErrBody *ErrBody
+}
+
+// ErrBody is the {"error": "...", ...} body of a 4xx answer that the
+// contract gives meaning to.
+type ErrBody struct {
+	Error string `json:"error"`
+	SKU   string `json:"sku,omitempty"`
+}
+
+// ObservedCall describes one attempt, for Options.Observer.
+type ObservedCall struct {
+	Service  string
+	Op       string
+	Method   string
+	Path     string // escaped path, without the query
+	Query    string // the encoded query string
+	Keys     int
+	Status   int // 0 when no answer came
+	Attempt  int // 1 for the first
+	Duration time.Duration
+	Err      error // the *Error of this attempt, nil on success
+}
+
+// Client calls one service. It is safe for concurrent use.
+type Client struct {
+	o    Options
+	base string
+	hc   *http.Client
+	log  *slog.Logger
+}
+
+// NewClient returns a client for one service; see Options for required
+// fields and defaults.
+func NewClient(o Options) (*Client, error) {
+	base, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	hc := *o.HTTPClient // shares the transport; own redirect policy
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.Timeout = 0
+	return &Client{
+		o:    o,
+		base: base,
+		hc:   &hc,
+		log:  o.Logger.With("service", o.Service),
+	}, nil
+}
+
+// Service returns the service name given in Options.
+func (c *Client) Service() string { return c.o.Service }
+
+// Fail returns an *Error of this client's service, for failures a service
+// package finds in an answer Do accepted.
+func (c *Client) Fail(op string, status int, err error) *Error {
+	return &Error{Service: c.o.Service, Op: op, Status: status, Err: err}
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	meta       Meta
+	err        *Error
+	retry      bool          // worth another attempt
+	retryAfter time.Duration // from Retry-After; -1 when none
+}
+
+// Do executes call: it sends X-Api-Key, X-Request-Id (from ctx, when set),
+// X-User-Id (from ctx, when Options.SendUserID and set), Accept and, with a
+// body, Content-Type; bounds each attempt by AttemptTimeout and the whole by
+// ctx; retries an Idempotent call on transport failures, 429, 500, 502, 503
+// and 504 up to MaxAttempts with jittered exponential back-off, honouring
+// Retry-After on 429 and 503 when it fits; and decodes a 2xx JSON body into
+// out (nil out: the body is discarded). Failures are *Error.
+func (c *Client) Do(ctx context.Context, call Call, out any) (Meta, error) {
+	u, body, err := c.prepare(call)
+	if err != nil {
+		return Meta{}, err
+	}
+	maxAttempts := 1
+	if call.Idempotent {
+		maxAttempts = c.o.MaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return Meta{}, c.Fail(call.Op, 0, contextFailure(ctx))
+		}
+		start := time.Now()
+		oc := c.attempt(ctx, call, u, body, out)
+		c.observe(call, u, attempt, start, oc)
+		if oc.err == nil {
+			if r := metaRecordFrom(ctx); r != nil {
+				r.add(oc.meta)
+			}
+			return oc.meta, nil
+		}
+		if !oc.retry || attempt >= maxAttempts {
+			return oc.meta, oc.err
+		}
+		wait, ok := c.wait(ctx, attempt, oc.retryAfter)
+		if !ok {
+			return oc.meta, oc.err
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "upstream retry",
+			slog.String("op", call.Op), slog.Int("attempt", attempt),
+			slog.Int("status", oc.err.Status), slog.String("err", oc.err.Error()),
+			slog.Duration("wait", wait), slog.String("request_id", RequestID(ctx)))
+		if !sleep(ctx, wait) {
+			return oc.meta, oc.err
+		}
+	}
+}
+
+// prepare builds the URL and encodes the body once for all attempts.
+func (c *Client) prepare(call Call) (*url.URL, []byte, error) {
+	if !strings.HasPrefix(call.Path, "/") {
+		return nil, nil, c.Fail(call.Op, 0, &failure{step: "build request", class: errInvalidCall, detail: "path must start with /"})
+	}
+	u, err := url.Parse(c.base + call.Path)
+	if err != nil {
+		return nil, nil, c.Fail(call.Op, 0, &failure{step: "build request", class: errInvalidCall, detail: "invalid path", causes: []error{err}})
+	}
+	if len(call.Query) > 0 {
+		u.RawQuery = strings.ReplaceAll(call.Query.Encode(), "%2C", ",")
+	}
+	var body []byte
+	if call.Body != nil {
+		if body, err = json.Marshal(call.Body); err != nil {
+			return nil, nil, c.Fail(call.Op, 0, &failure{step: "encode body", class: errInvalidCall, causes: []error{err}})
+		}
+	}
+	return u, body, nil
+}
+
+// attempt makes one request and classifies what came back.
+func (c *Client) attempt(ctx context.Context, call Call, u *url.URL, body []byte, out any) outcome {
+	actx, cancel := context.WithTimeout(ctx, c.o.AttemptTimeout)
+	defer cancel()
+
+	// For calls made once, learn whether the request left in full: a failure
+	// after that leaves the outcome unknown.
+	var written atomic.Bool
+	if !call.Idempotent {
+		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+			WroteRequest: func(i httptrace.WroteRequestInfo) {
+				if i.Err == nil {
+					written.Store(true)
+				}
+			},
+		})
+	}
+
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, call.Method, u.String(), rd)
+	if err != nil {
+		return outcome{err: c.Fail(call.Op, 0, &failure{step: "build request", class: errInvalidCall, detail: "invalid request", causes: []error{err}})}
+	}
+	if body != nil {
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	c.setHeaders(ctx, req, call, body != nil)
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.transportFailure(ctx, call, "send request", err, 0, written.Load())
+	}
+	defer resp.Body.Close()
+
+	meta := Meta{Status: resp.StatusCode, MaxAge: maxAge(resp.Header)}
+	st := resp.StatusCode
+	switch {
+	case st >= 200 && st < 300:
+		if out == nil {
+			drain(resp.Body)
+			return outcome{meta: meta}
+		}
+		data, oc := c.readBody(ctx, call, resp, written.Load())
+		if oc != nil {
+			oc.meta = meta
+			return *oc
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return outcome{meta: meta, err: c.Fail(call.Op, st, &failure{step: "decode body", class: ErrBadResponse, detail: "empty body"})}
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return outcome{meta: meta, err: c.Fail(call.Op, st, &failure{step: "decode body", class: ErrBadResponse, detail: describeJSON(err), causes: []error{err}})}
+		}
+		return outcome{meta: meta}
+	case slices.Contains(call.OKStatus, st):
+		data, oc := c.readBody(ctx, call, resp, written.Load())
+		if oc != nil {
+			oc.meta = meta
+			return *oc
+		}
+		eb := &ErrBody{}
+		_ = json.Unmarshal(data, eb) // lenient: the status carries the meaning
+		meta.ErrBody = eb
+		return outcome{meta: meta}
+	}
+
+	drain(resp.Body)
+	oc := outcome{meta: meta, retryAfter: -1}
+	switch {
+	case st == http.StatusNotFound && call.NotFound:
+		oc.err = c.Fail(call.Op, st, ErrNotFound)
+	case st == http.StatusTooManyRequests || st >= 500:
+		oc.err = c.Fail(call.Op, st, ErrUnavailable)
+		switch st {
+		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			oc.retry = true
+		}
+		if st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable {
+			oc.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+	default:
+		oc.err = c.Fail(call.Op, st, ErrBadResponse)
+	}
+	return oc
+}
+
+func (c *Client) setHeaders(ctx context.Context, req *http.Request, call Call, hasBody bool) {
+	for k, v := range call.Header {
+		req.Header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+	}
+	req.Header.Del("Authorization")
+	req.Header.Set("X-Api-Key", c.o.APIKey)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "tutti-gateway")
+	if hasBody {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if id := RequestID(ctx); id != "" && validHeaderValue(id) {
+		req.Header.Set("X-Request-Id", id)
+	}
+	req.Header.Del("X-User-Id")
+	if c.o.SendUserID {
+		if sub := UserID(ctx); sub != "" && validHeaderValue(sub) {
+			req.Header.Set("X-User-Id", sub)
+		}
+	}
+}
+
+// readBody reads a body up to MaxBodyBytes. A body over the limit is
+// ErrBadResponse; a failure while reading is a transport failure.
+func (c *Client) readBody(ctx context.Context, call Call, resp *http.Response, written bool) ([]byte, *outcome) {
+	limit := c.o.MaxBodyBytes
+	tooBig := func() *outcome {
+		return &outcome{err: c.Fail(call.Op, resp.StatusCode, &failure{step: "read body", class: ErrBadResponse, detail: "body over size limit"})}
+	}
+	if resp.ContentLength > limit {
+		return nil, tooBig()
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		oc := c.transportFailure(ctx, call, "read body", err, resp.StatusCode, written)
+		return nil, &oc
+	}
+	if int64(len(data)) > limit {
+		return nil, tooBig()
+	}
+	return data, nil
+}
+
+// transportFailure classifies an error of the transport. The message keeps
+// to a fixed vocabulary: the underlying error names the URL and address.
+func (c *Client) transportFailure(ctx context.Context, call Call, step string, err error, status int, written bool) outcome {
+	if ue, ok := err.(*url.Error); ok {
+		err = ue.Err
+	}
+	f := &failure{step: step, class: ErrUnavailable, causes: []error{err}}
+	retry := true
+	if ctx.Err() != nil {
+		// The caller's deadline or cancellation, not this attempt's.
+		f.detail = contextDetail(ctx)
+		f.causes = append(f.causes, context.Cause(ctx))
+		retry = false
+	} else {
+		f.detail = describeTransport(err)
+	}
+	if written && !call.Idempotent {
+		f.detail += " after the request was sent"
+		f.causes = append(f.causes, ErrOutcomeUnknown)
+	}
+	return outcome{err: c.Fail(call.Op, status, f), retry: retry, retryAfter: -1}
+}
+
+// wait returns how long to wait before the next attempt, or false when
+// the call should stop: Retry-After too long, or the wait would pass ctx's
+// deadline.
+func (c *Client) wait(ctx context.Context, attempt int, retryAfter time.Duration) (time.Duration, bool) {
+	var d time.Duration
+	if retryAfter >= 0 {
+		if retryAfter > c.o.MaxRetryAfter {
+			return 0, false
+		}
+		d = retryAfter
+	} else {
+		d = backoff(c.o.BaseBackoff, c.o.MaxBackoff, attempt)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return 0, false
+	}
+	return d, true
+}
+
+func (c *Client) observe(call Call, u *url.URL, attempt int, start time.Time, oc outcome) {
+	if c.o.Observer == nil {
+		return
+	}
+	oe := ObservedCall{
+		Service:  c.o.Service,
+		Op:       call.Op,
+		Method:   call.Method,
+		Path:     call.Path,
+		Query:    u.RawQuery,
+		Keys:     call.Keys,
+		Status:   oc.meta.Status,
+		Attempt:  attempt,
+		Duration: time.Since(start),
+	}
+	if oc.err != nil {
+		oe.Err = oc.err
+		oe.Status = oc.err.Status
+	}
+	c.o.Observer(oe)
+}
+
+// drain reads a little of an unused body so the connection can be reused.
+func drain(r io.Reader) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 4<<10))
+}
+
+// contextFailure is the Err of a call whose ctx ended before an attempt.
+func contextFailure(ctx context.Context) error {
+	return &failure{class: ErrUnavailable, detail: contextDetail(ctx), causes: []error{context.Cause(ctx)}}
+}
+
+func contextDetail(ctx context.Context) string {
+	if ctx.Err() == context.DeadlineExceeded {
+		return "deadline exceeded"
+	}
+	return "canceled"
+}

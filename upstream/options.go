@@ -1,0 +1,179 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Options configure one Client. The zero value of every field but Service,
+// BaseURL and APIKey means "the default", filled in by withDefaults.
+type Options struct {
+	// Service names the upstream in errors, logs and observations:
+	// "customers", "orders", ... Required.
+	Service string
+
+	// BaseURL is the service's base URL (http or https, host required, no
+	// query or fragment). A path prefix is kept: call paths are appended.
+	// Required.
+	BaseURL string
+
+	// APIKey is sent as X-Api-Key on every request. Required.
+	APIKey string
+
+	// HTTPClient sends the requests. Share one, built on NewTransport, among
+	// all clients. Its CheckRedirect and Timeout are ignored: redirects are
+	// never followed (a 3xx is ErrBadResponse, and the API key must not
+	// travel to another host) and time is bounded per attempt and by ctx.
+	// Default: a client on a NewTransport of its own.
+	HTTPClient *http.Client
+
+	// AttemptTimeout bounds one attempt, response body included; ctx's
+	// deadline bounds the whole call. Default 2s.
+	AttemptTimeout time.Duration
+
+	// MaxAttempts bounds the attempts of a call marked Idempotent
+	// (1 + retries). Other calls are made once. Default 3.
+	MaxAttempts int
+
+	// BaseBackoff is the back-off before the first retry; it doubles for
+	// each further retry up to MaxBackoff, and the wait is drawn uniformly
+	// from [0, that) (full jitter). Defaults 25ms and 250ms.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+
+	// MaxRetryAfter is the longest Retry-After (on 429 and 503) a call waits
+	// for. A longer one, or one that ends after ctx's deadline, ends the call
+	// with ErrUnavailable at once rather than retrying early. Default 2s.
+	MaxRetryAfter time.Duration
+
+	// MaxBodyBytes bounds a response body (after decompression); a larger
+	// one is ErrBadResponse. Default 8 MiB.
+	MaxBodyBytes int64
+
+	// SendUserID makes calls carry X-User-Id from WithUserID. upstreams.md:
+	// true for customers, orders, shipping and payments; false for catalog
+	// and inventory (whose packages also strip it themselves).
+	SendUserID bool
+
+	// Logger receives retries at debug level. Default slog.Default().
+	// The client adds service=<Service>.
+	Logger *slog.Logger
+
+	// Observer, when set, is called after every attempt (metrics, the
+	// explain output). It runs on the calling goroutine and must be quick
+	// and safe for concurrent use.
+	Observer func(ObservedCall)
+}
+
+// The defaults of Options.
+const (
+	DefaultAttemptTimeout = 2 * time.Second
+	DefaultMaxAttempts    = 3
+	DefaultBaseBackoff    = 25 * time.Millisecond
+	DefaultMaxBackoff     = 250 * time.Millisecond
+	DefaultMaxRetryAfter  = 2 * time.Second
+	DefaultMaxBodyBytes   = 8 << 20
+)
+
+// withDefaults returns o with every unset field filled in: the one place
+// defaults live.
+func (o Options) withDefaults() Options {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: NewTransport()}
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = DefaultBaseBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.BaseBackoff {
+		o.MaxBackoff = o.BaseBackoff
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// validate checks the required fields and returns the base URL without a
+// trailing slash. Messages never repeat the URL or the key.
+func (o Options) validate() (string, error) {
+	if o.Service == "" {
+		return "", errors.New("new upstream client: service name is empty")
+	}
+	fail := func(msg string) (string, error) {
+		return "", fmt.Errorf("new upstream client %s: %s", o.Service, msg)
+	}
+	if o.BaseURL == "" {
+		return fail("base URL is empty")
+	}
+	u, err := url.Parse(o.BaseURL)
+	if err != nil {
+		return fail("base URL does not parse")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fail("base URL scheme must be http or https")
+	}
+	if u.Host == "" {
+		return fail("base URL has no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fail("base URL must not have a query or fragment")
+	}
+	if o.APIKey == "" {
+		return fail("API key is empty")
+	}
+	if !validHeaderValue(o.APIKey) {
+		return fail("API key holds characters a header cannot carry")
+	}
+	return strings.TrimRight(o.BaseURL, "/"), nil
+}
+
+// NewTransport returns a transport tuned for many concurrent calls to a few
+// hosts: a deep idle pool per host, bounded dial and TLS handshake times,
+// HTTP/2 where the server offers it. Build one and share it.
+func NewTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    2 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+// validHeaderValue reports whether s can be sent as a header value as it is
+// (no control characters, so no header injection and no transport error).
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
