@@ -34,7 +34,7 @@ func claimsAt(edit func(jwt.MapClaims)) jwt.MapClaims {
 }
 
 // sign signs c with method and key, adding header fields.
-func sign(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, c jwt.MapClaims) string {
+func sign(t testing.TB, method jwt.SigningMethod, key any, header map[string]any, c jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, c)
 	maps.Copy(tok.Header, header)

@@ -24,6 +24,7 @@ import (
 type jwks struct {
 	url    string // redacted, for messages
 	log    *slog.Logger
+	life   context.Context // ends with close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -53,6 +54,7 @@ func startJWKS(ctx context.Context, o Options) (*jwks, error) {
 	j := &jwks{
 		url:    u.Redacted(),
 		log:    o.Logger.With("component", "auth", "jwks_url", u.Redacted()),
+		life:   life,
 		cancel: cancel,
 	}
 
@@ -139,7 +141,9 @@ func (j *jwks) fetchFailed(ctx context.Context, err error) {
 	j.mu.Lock()
 	j.lastErr = err
 	j.mu.Unlock()
-	j.log.WarnContext(ctx, "jwks fetch failed", "err", err)
+	if j.life.Err() == nil { // a fetch cut short by Close is no news
+		j.log.WarnContext(ctx, "jwks fetch failed", "err", err)
+	}
 }
 
 func (j *jwks) ready() error {

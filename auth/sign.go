@@ -12,13 +12,13 @@ import (
 
 // SignHS256 returns an HS256 token for subject sub with the given scopes
 // (written space-separated; omitted when empty), issued now and expiring
-// after ttl. For the demo's sample tokens and for tests. The secret must be
-// at least MinHS256SecretBytes long, sub non-empty, ttl positive, and no
-// scope empty or containing whitespace.
+// after ttl. For the demo's sample tokens and for tests. The secret must not
+// be empty, sub non-empty, ttl positive, and no scope empty or containing
+// whitespace.
 func SignHS256(secret []byte, sub string, scopes []string, ttl time.Duration) (string, error) {
 	switch {
-	case len(secret) < MinHS256SecretBytes:
-		return "", fmt.Errorf("sign hs256: secret is %d bytes, at least %d required", len(secret), MinHS256SecretBytes)
+	case len(secret) == 0:
+		return "", errors.New("sign hs256: empty secret")
 	case sub == "":
 		return "", errors.New("sign hs256: empty subject")
 	case ttl <= 0:

@@ -40,8 +40,10 @@ const (
 	// refused unparsed.
 	MaxTokenBytes = 8 << 10
 
-	// MinHS256SecretBytes is the shortest HS256 secret accepted: RFC 7518
-	// §3.2 requires a key at least as long as the hash output.
+	// MinHS256SecretBytes is the shortest HS256 secret that RFC 7518 §3.2
+	// allows (as long as the hash output). A shorter one is still accepted —
+	// refusing to start would take a whole deployment down over it — but
+	// NewVerifier logs a warning.
 	MinHS256SecretBytes = 32
 )
 
@@ -49,7 +51,7 @@ const (
 // be set; each enables exactly one algorithm.
 type Options struct {
 	// HS256Secret enables HS256 tokens signed with it (JWT_HS256_SECRET).
-	// At least MinHS256SecretBytes long.
+	// Should be at least MinHS256SecretBytes long.
 	HS256Secret []byte
 
 	// JWKSURL enables RS256 tokens whose header kid names a key of the JWK
@@ -129,7 +131,7 @@ func NewVerifier(ctx context.Context, o Options) (*Verifier, error) {
 	v := &Verifier{}
 	if len(o.HS256Secret) > 0 {
 		if len(o.HS256Secret) < MinHS256SecretBytes {
-			return nil, fmt.Errorf("new verifier: hs256 secret is %d bytes, at least %d required", len(o.HS256Secret), MinHS256SecretBytes)
+			o.Logger.Warn("JWT HS256 secret is shorter than RFC 7518 requires; use at least 32 random bytes", "bytes", len(o.HS256Secret), "want", MinHS256SecretBytes)
 		}
 		v.secret = slices.Clone(o.HS256Secret)
 		v.methods = append(v.methods, jwt.SigningMethodHS256.Alg())
