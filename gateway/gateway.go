@@ -22,6 +22,7 @@ import (
 
 	"github.com/tutti-gw/tutti/auth"
 	"github.com/tutti-gw/tutti/demo"
+	"github.com/tutti-gw/tutti/gqlerr"
 	"github.com/tutti-gw/tutti/gqlhttp"
 	"github.com/tutti-gw/tutti/graph"
 	"github.com/tutti-gw/tutti/limits"
@@ -267,7 +268,12 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 
 func (g *Gateway) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
+	mux.Handle("GET /graphql", gql)
+	mux.Handle("POST /graphql", gql)
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, POST")
+		gqlhttp.WriteError(w, r, http.StatusMethodNotAllowed, gqlerr.New(gqlerr.BadRequest, "use GET or POST"))
+	})
 	mux.Handle("GET /{$}", playground.Handler("Tutti", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -68,3 +68,13 @@ func HTTPStatus(code Code) int {
 		return http.StatusInternalServerError
 	}
 }
+
+// Known reports whether c is one of the contract's codes.
+func Known(c Code) bool {
+	switch c {
+	case ParseFailed, ValidationFailed, BadRequest, Unauthenticated, Forbidden, BadUserInput,
+		UpstreamUnavailable, UpstreamError, QueryTooComplex, PersistedQueryNotFound, RateLimited, Internal:
+		return true
+	}
+	return false
+}

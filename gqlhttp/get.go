@@ -58,35 +58,46 @@ func decodeGET(rawQuery string) (*graphql.RawParams, *failure) {
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "query string could not be parsed")
 	}
-	fields := map[string]json.RawMessage{}
-	for _, name := range []string{"query", "operationName", "variables", "extensions"} {
-		vs, ok := values[name]
-		if !ok {
-			continue
+	get := func(name string) (string, *failure) {
+		vs := values[name]
+		switch {
+		case len(vs) > 1:
+			return "", fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" is given more than once")
+		case len(vs) == 0:
+			return "", nil
+		case !utf8.ValidString(vs[0]):
+			return "", fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" is not valid UTF-8")
 		}
-		if len(vs) > 1 {
-			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" is given more than once")
+		return vs[0], nil
+	}
+	p := &graphql.RawParams{}
+	var f *failure
+	if p.Query, f = get("query"); f != nil {
+		return nil, f
+	}
+	if p.OperationName, f = get("operationName"); f != nil {
+		return nil, f
+	}
+	for _, m := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &p.Variables}, {"extensions", &p.Extensions}} {
+		v, f := get(m.name)
+		if f != nil {
+			return nil, f
 		}
-		v := vs[0]
-		if !utf8.ValidString(v) {
-			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" is not valid UTF-8")
+		if strings.TrimSpace(v) == "" {
+			continue // empty means absent
 		}
-		switch name {
-		case "query", "operationName":
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" could not be read")
-			}
-			fields[name] = b
-		default:
-			if strings.TrimSpace(v) == "" {
-				continue // empty means absent
-			}
-			if !json.Valid([]byte(v)) {
-				return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+name+" is not valid JSON")
-			}
-			fields[name] = json.RawMessage(v)
+		if !json.Valid([]byte(v)) {
+			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "parameter "+m.name+" is not valid JSON")
+		}
+		if f := jsonObject(json.RawMessage(v), m.dst, m.name+" must be a JSON object or null"); f != nil {
+			return nil, f
 		}
 	}
-	return paramsFrom(fields)
+	if f := requireQuery(p); f != nil {
+		return nil, f
+	}
+	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +47,7 @@ func newGateway(t *testing.T, opts ...gatewayOption) *gateway {
 func newGatewayOn(t *testing.T, ts *testserver.TestServer, opts ...gatewayOption) *gateway {
 	t.Helper()
 	g := &gateway{TestServer: ts}
-	var o gqlhttp.Options
+	o := gqlhttp.Options{Logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(g, &o)
 	}

@@ -53,9 +53,10 @@ type Options struct {
 	// parsed. A nil func makes every request anonymous. A non-nil error
 	// refuses the request whole: HTTP 401, one UNAUTHENTICATED error with a
 	// fixed message ("invalid or expired token"), no data, nothing parsed or
-	// executed; the error itself is logged at debug level, never sent. On
-	// success the returned context (which must derive from r.Context()) is
-	// the operation's context; a nil context means r.Context().
+	// executed; the error itself is logged at debug level (so it must not
+	// hold the token), never sent. On success the returned context (which
+	// must derive from r.Context()) is the operation's context; a nil
+	// context means r.Context().
 	//
 	// A request without credentials is not an error: return r.Context()
 	// (anonymous) and let the fields that need a principal refuse.
@@ -68,9 +69,10 @@ type Options struct {
 	// error alone; an error without extensions.code gets BAD_REQUEST.
 	PreCheck func(query string) *gqlerror.Error
 
-	// Logger receives the transport's logs (component=gqlhttp). Nil means
-	// slog.Default(). Rejected requests are logged at debug level with the
-	// reason, never the body or credentials.
+	// Logger receives the transport's logs, used as given (the caller
+	// names the component). Nil means slog.Default() with
+	// component=gqlhttp. Rejected requests are logged at debug level with
+	// the reason, never the body or credentials.
 	Logger *slog.Logger
 }
 
@@ -78,7 +80,7 @@ func (o *Options) maxBody() int64 {
 	if o.MaxBodyBytes <= 0 {
 		return DefaultMaxBodyBytes
 	}
-	// Keep max+1 and the compressed allowance representable.
+	// Keep limit+1 and the compressed allowance representable.
 	return min(o.MaxBodyBytes, math.MaxInt64/4)
 }
 
@@ -91,9 +93,8 @@ func (o *Options) maxWireBytes() int64 {
 }
 
 func (o *Options) log() *slog.Logger {
-	l := o.Logger
-	if l == nil {
-		l = slog.Default()
+	if o.Logger != nil {
+		return o.Logger
 	}
-	return l.With("component", "gqlhttp")
+	return slog.Default().With("component", "gqlhttp")
 }

@@ -109,10 +109,10 @@ func contentCoding(h http.Header) (coding, bool) {
 // readBody reads the whole body, decompressed, never holding more than
 // MaxBodyBytes+1 bytes of it and never reading more than the wire allowance.
 func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure) {
-	max := t.maxBody()
+	limit := t.maxBody()
 	tooLarge := func() *failure {
 		return fail(http.StatusRequestEntityTooLarge, gqlerr.BadRequest,
-			"request body exceeds "+strconv.FormatInt(max, 10)+" bytes")
+			"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
 	}
 	c, ok := contentCoding(r.Header)
 	if !ok {
@@ -123,7 +123,7 @@ func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure
 	if r.Body == nil {
 		return nil, nil
 	}
-	wire := max
+	wire := limit
 	if c != codingIdentity {
 		wire = t.maxWireBytes()
 	}
@@ -160,7 +160,7 @@ func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure
 			src = fr
 		}
 	}
-	body, over, err := readLimited(src, max, hint)
+	body, over, err := readLimited(src, limit, hint)
 	switch {
 	case over:
 		return nil, tooLarge()
@@ -190,29 +190,29 @@ func readFailure(err error, c coding, tooLarge func() *failure) *failure {
 	return fail(http.StatusBadRequest, gqlerr.BadRequest, "request body could not be read")
 }
 
-// readLimited reads src to its end. It reports over as soon as more than max
-// bytes arrive; the buffer never grows beyond max+1 bytes. hint, when
+// readLimited reads src to its end. It reports over as soon as more than limit
+// bytes arrive; the buffer never grows beyond limit+1 bytes. hint, when
 // positive, is the declared size.
-func readLimited(src io.Reader, max, hint int64) (b []byte, over bool, err error) {
+func readLimited(src io.Reader, limit, hint int64) (b []byte, over bool, err error) {
 	// A declared length is trusted only up to 64 KiB of up-front
 	// allocation: a client may announce a large body and never send it.
 	size := int64(4 << 10)
 	if hint > 0 {
 		size = min(hint+1, 64<<10) // +1: room to see EOF without growing
 	}
-	b = make([]byte, 0, min(size, max+1))
+	b = make([]byte, 0, min(size, limit+1))
 	for {
 		if len(b) == cap(b) {
-			if int64(len(b)) > max {
+			if int64(len(b)) > limit {
 				return nil, true, nil
 			}
-			nb := make([]byte, len(b), min(2*int64(cap(b))+512, max+1))
+			nb := make([]byte, len(b), min(2*int64(cap(b))+512, limit+1))
 			copy(nb, b)
 			b = nb
 		}
 		n, err := src.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if int64(len(b)) > max {
+		if int64(len(b)) > limit {
 			return nil, true, nil
 		}
 		if err == io.EOF {
@@ -234,22 +234,26 @@ func decodePOST(body []byte) (*graphql.RawParams, *failure) {
 	if len(trimmed) == 0 {
 		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body is empty")
 	}
-	if !json.Valid(trimmed) {
-		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body is not valid JSON")
-	}
 	switch trimmed[0] {
 	case '{':
+		// Unmarshal checks the whole body, trailing data included: no
+		// separate validity pass on the common path.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &fields); err != nil {
+			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body is not valid JSON")
+		}
+		return paramsFrom(fields)
 	case '[':
-		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest,
-			"batching is not supported: send one operation per request, as a JSON object")
+		if json.Valid(trimmed) {
+			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest,
+				"batching is not supported: send one operation per request, as a JSON object")
+		}
 	default:
-		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body must be a JSON object")
+		if json.Valid(trimmed) {
+			return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body must be a JSON object")
+		}
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body is not valid JSON")
-	}
-	return paramsFrom(fields)
+	return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request body is not valid JSON")
 }
 
 // paramsFrom type-checks the request's members, each given as JSON (absent
@@ -268,10 +272,18 @@ func paramsFrom(fields map[string]json.RawMessage) (*graphql.RawParams, *failure
 	if f := jsonObject(fields["extensions"], &p.Extensions, "extensions must be a JSON object or null"); f != nil {
 		return nil, f
 	}
-	if strings.TrimSpace(p.Query) == "" && !hasPersistedQueryHash(p.Extensions) {
-		return nil, fail(http.StatusBadRequest, gqlerr.BadRequest, "request has no query")
+	if f := requireQuery(p); f != nil {
+		return nil, f
 	}
 	return p, nil
+}
+
+// requireQuery refuses a request with neither query text nor an APQ hash.
+func requireQuery(p *graphql.RawParams) *failure {
+	if strings.TrimSpace(p.Query) == "" && !hasPersistedQueryHash(p.Extensions) {
+		return fail(http.StatusBadRequest, gqlerr.BadRequest, "request has no query")
+	}
+	return nil
 }
 
 func isNull(raw json.RawMessage) bool {

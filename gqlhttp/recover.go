@@ -11,9 +11,12 @@ import (
 	"github.com/tutti-gw/tutti/gqlerr"
 )
 
-// Recover returns middleware that turns a panic in the HTTP layer into a 500
-// with one INTERNAL error ("internal server error") and logs the panic value
-// and stack with logger (nil: slog.Default()); the body never holds either.
+// Recover wraps next so that a panic in the HTTP layer becomes a 500 with
+// one INTERNAL error ("internal server error"), in the media type the
+// client's Accept asks for, and the panic value and stack are logged at
+// error level with logger (nil: slog.Default()); the body never holds
+// either.
+//
 // When the handler had already started its response, the status can no
 // longer change: the panic is logged and the connection aborted
 // (http.ErrAbortHandler), so the client sees a truncated response rather
@@ -22,36 +25,34 @@ import (
 //
 // Panics inside resolvers never get here: gqlgen's recover func handles
 // them per field.
-func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+func Recover(logger *slog.Logger, next http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger = logger.With("component", "gqlhttp")
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tw := &trackingWriter{ResponseWriter: w}
-			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
-				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-					panic(v)
-				}
-				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving http request",
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
-					slog.Any("panic", v),
-					slog.String("stack", string(debug.Stack())))
-				if tw.started {
-					panic(http.ErrAbortHandler)
-				}
-				WriteError(w, r, http.StatusInternalServerError,
-					gqlerr.New(gqlerr.Internal, "internal server error"))
-			}()
-			next.ServeHTTP(tw, r)
-		})
-	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			logger.LogAttrs(r.Context(), slog.LevelError, "panic serving http request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Any("panic", v),
+				slog.String("stack", string(debug.Stack())))
+			if tw.started {
+				panic(http.ErrAbortHandler)
+			}
+			clear(w.Header()) // whatever the handler meant to send, e.g. a Content-Length
+			WriteError(w, r, http.StatusInternalServerError,
+				gqlerr.New(gqlerr.Internal, "internal server error"))
+		}()
+		next.ServeHTTP(tw, r)
+	})
 }
 
 // trackingWriter records whether the response has started. Unwrap lets

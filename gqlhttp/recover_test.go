@@ -36,7 +36,8 @@ func TestRecover(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	mux := http.NewServeMux()
-	mux.HandleFunc("/boom", func(http.ResponseWriter, *http.Request) {
+	mux.HandleFunc("/boom", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "3")
 		panic(errors.New("db password is hunter2"))
 	})
 	mux.HandleFunc("/late", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,7 +49,7 @@ func TestRecover(t *testing.T) {
 	mux.HandleFunc("/fine", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
 	})
-	srv := httptest.NewServer(gqlhttp.Recover(logger)(mux))
+	srv := httptest.NewServer(gqlhttp.Recover(logger, mux))
 	t.Cleanup(srv.Close)
 
 	t.Run("a panic becomes 500 INTERNAL without details, and is logged with its stack", func(t *testing.T) {

@@ -2,7 +2,6 @@ package gqlhttp
 
 import (
 	"encoding/json"
-	"log/slog"
 	"maps"
 	"mime"
 	"net/http"
@@ -109,7 +108,7 @@ func acceptWeight(accept, media string) (q float64, exact bool) {
 // modified. Without errs, one error named after the status is sent. Headers
 // the caller set on w (Allow, Retry-After) are kept.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, errs ...*gqlerror.Error) {
-	writeErrors(w, responseType(r), status, nil, errs...)
+	_ = writeErrors(w, responseType(r), status, nil, errs...)
 }
 
 // codeForStatus is the code an error without one gets in a response with
@@ -148,7 +147,8 @@ type resultBody struct {
 // internalBody is sent when a response cannot be encoded.
 var internalBody = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL"}}]}`)
 
-func writeErrors(w http.ResponseWriter, contentType string, status int, extensions map[string]any, errs ...*gqlerror.Error) {
+// writeErrors answers a response without data; see writeJSON for its error.
+func writeErrors(w http.ResponseWriter, contentType string, status int, extensions map[string]any, errs ...*gqlerror.Error) error {
 	fallback := codeForStatus(status)
 	list := withCodes(errs, fallback)
 	if len(list) == 0 {
@@ -158,17 +158,15 @@ func writeErrors(w http.ResponseWriter, contentType string, status int, extensio
 		}
 		list = gqlerror.List{gqlerr.New(fallback, text)}
 	}
-	writeJSON(w, contentType, status, errorBody{Errors: list, Extensions: extensions}, nil)
+	return writeJSON(w, contentType, status, errorBody{Errors: list, Extensions: extensions})
 }
 
-// writeJSON encodes v and answers with it. An encoding failure is logged (if
-// log is set) and answered 500 INTERNAL; it never panics.
-func writeJSON(w http.ResponseWriter, contentType string, status int, v any, log *slog.Logger) {
+// writeJSON encodes v and answers with it. When v cannot be encoded it
+// answers 500 INTERNAL instead and returns the encoding error for the caller
+// to log; it never panics. Errors writing to the client are not reported.
+func writeJSON(w http.ResponseWriter, contentType string, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		if log != nil {
-			log.Error("encode graphql response", slog.Any("error", err))
-		}
 		status, b = http.StatusInternalServerError, internalBody
 	}
 	h := w.Header()
@@ -177,6 +175,7 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, v any, log
 	h.Add("Vary", "Accept")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+	return err
 }
 
 // withCodes returns errs with nil entries dropped and every error carrying

@@ -33,7 +33,9 @@ func fail(status int, code gqlerr.Code, message string) *failure {
 // reject answers f and logs it at debug level.
 func (o *Options) reject(w http.ResponseWriter, r *http.Request, contentType string, f *failure) {
 	o.logRejected(r, f.status, f.err)
-	writeErrors(w, contentType, f.status, nil, f.err)
+	if err := writeErrors(w, contentType, f.status, nil, f.err); err != nil {
+		o.log().LogAttrs(r.Context(), slog.LevelError, "encode graphql response", slog.Any("error", err))
+	}
 }
 
 func (o *Options) logRejected(r *http.Request, status int, e *gqlerror.Error) {
@@ -58,7 +60,7 @@ func (o *Options) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		if err != nil {
 			o.log().LogAttrs(ctx, slog.LevelDebug, "authentication failed", slog.Any("error", err))
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			writeErrors(w, contentType, http.StatusUnauthorized, nil,
+			_ = writeErrors(w, contentType, http.StatusUnauthorized, nil,
 				gqlerr.New(gqlerr.Unauthenticated, unauthenticatedMessage))
 			return
 		}
@@ -141,7 +143,9 @@ func (o *Options) requestErrors(w http.ResponseWriter, r *http.Request, exec gra
 	}
 	status := gqlerr.HTTPStatus(gqlerr.CodeOf(list[0]))
 	o.logRejected(r, status, list[0])
-	writeErrors(w, contentType, status, extensions, list...)
+	if err := writeErrors(w, contentType, status, extensions, list...); err != nil {
+		o.log().LogAttrs(ctx, slog.LevelError, "encode graphql response", slog.Any("error", err))
+	}
 }
 
 // contractError returns e (copied when changed) with a contract code and a
@@ -191,7 +195,7 @@ func (o *Options) writeResult(ctx context.Context, w http.ResponseWriter, conten
 		if err := ctx.Err(); !errors.Is(err, context.Canceled) {
 			o.log().LogAttrs(ctx, slog.LevelError, "executor returned no response", slog.Any("ctx_err", err))
 		}
-		writeErrors(w, contentType, http.StatusInternalServerError, nil,
+		_ = writeErrors(w, contentType, http.StatusInternalServerError, nil,
 			gqlerr.New(gqlerr.Internal, "internal server error"))
 		return
 	}
@@ -209,7 +213,9 @@ func (o *Options) writeResult(ctx context.Context, w http.ResponseWriter, conten
 			status = gqlerr.HTTPStatus(gqlerr.CodeOf(errs[0]))
 		}
 	}
-	writeJSON(w, contentType, status, body, o.log())
+	if err := writeJSON(w, contentType, status, body); err != nil {
+		o.log().LogAttrs(ctx, slog.LevelError, "encode graphql response", slog.Any("error", err))
+	}
 }
 
 func countCoded(errs gqlerror.List) int {
