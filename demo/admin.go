@@ -149,6 +149,9 @@ type ServeOptions struct {
 	BasePort int
 	// AdminAddr is the admin API's address; "" means Host:BasePort+7.
 	AdminAddr string
+	// Ready, if set, is called once the services and the admin API listen,
+	// with the Demo (to drive it in-process) and the admin API's address.
+	Ready func(d *Demo, adminAddr string)
 }
 
 // Serve runs the seven services and the admin API until ctx ends, then
@@ -180,6 +183,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	errc := make(chan error, 1)
 	go func() { errc <- admin.Serve(ln) }()
 	d.log.Info("demo admin listening", "url", "http://"+ln.Addr().String())
+	if o.Ready != nil {
+		o.Ready(d, ln.Addr().String())
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -23,7 +23,7 @@ func (d *Demo) catalogRoutes(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		st := d.store()
+		st := d.current()
 		i, found := st.prodIdx[r.PathValue("sku")]
 		if !found {
 			notFound(w)
@@ -51,7 +51,7 @@ func (d *Demo) catalogRoutes(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		st := d.store()
+		st := d.current()
 		out := make(map[string]any, len(req.SKUs))
 		for _, sku := range req.SKUs {
 			if i, found := st.prodIdx[sku]; found {
@@ -128,7 +128,7 @@ func (d *Demo) searchProducts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q := strings.ToLower(strings.TrimSpace(query.Get("q")))
-	st := d.store()
+	st := d.current()
 	items := []Product{}
 	var next *string
 	for i := len(st.products) - 1; i >= 0; i-- {

@@ -4,7 +4,7 @@ import "net/http"
 
 func (d *Demo) customerRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /customers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		st := d.store()
+		st := d.current()
 		i, ok := st.custIdx[r.PathValue("id")]
 		if !ok {
 			notFound(w)
@@ -17,7 +17,7 @@ func (d *Demo) customerRoutes(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		st := d.store()
+		st := d.current()
 		found := make([]Customer, 0, len(ids))
 		for _, id := range reversed(ids) {
 			if i, ok := st.custIdx[id]; ok {

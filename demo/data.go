@@ -10,8 +10,9 @@ import (
 )
 
 // ReferenceTime anchors the generated history: apart from the recent orders
-// (see Generate), every order was placed in the two years before it, so the
-// history does not move with the clock.
+// (see the package documentation), every order was placed in the two years
+// before it, so the history does not move with the clock. Treat it as a
+// constant.
 var ReferenceTime = time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC)
 
 // Sizes of the generated data.
@@ -99,7 +100,7 @@ const (
 	SKUEngine = "SKU-0042"
 )
 
-// Kinds of shipment a planned order gets.
+// etaRule says how a generated shipment's eta is set.
 type etaRule int
 
 const (
@@ -239,7 +240,7 @@ func generate(seed int64, now time.Time) *Dataset {
 			hist, recent = adaHistory, adaRecent
 		case CustomerNoOrders:
 		default:
-			n := r.IntN(31)
+			n := r.IntN(30) // fewer than CustomerMostOrders
 			k := 0
 			if r.IntN(2) == 0 {
 				k = min(n, 1+r.IntN(3))
@@ -300,7 +301,7 @@ func generate(seed int64, now time.Time) *Dataset {
 			}
 		}
 	}
-	slices.SortStableFunc(pays, func(a, b madePayment) int {
+	slices.SortFunc(pays, func(a, b madePayment) int { // (at, seq) is unique
 		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq))
 	})
 	for i, mp := range pays {

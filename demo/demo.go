@@ -11,8 +11,9 @@
 // awkward shape are the same for every seed and are listed as constants
 // (CustomerAddressNull, OrderDeclinedThenCaptured, UnknownSKU, ...). There
 // are NumCustomers customers "c-0001"..., NumProducts products "SKU-0001"...,
-// and each customer has 0 to 30 orders "o-000001"..., numbered customer by
-// customer and, within a customer, in the order placed.
+// and orders "o-000001"...: 30 for CustomerMostOrders, 0 to 29 for each other
+// customer, numbered customer by customer and, within a customer, in the
+// order placed.
 //
 // Most orders were placed in the two years before ReferenceTime, a fixed
 // instant, so the history does not move. About half the customers, and
@@ -41,6 +42,33 @@
 // Each request is first counted and recorded, then delayed by the service's
 // latency, then subjected to a matching Fault, then checked for its key, then
 // answered.
+//
+// # Where upstreams.md is silent
+//
+//   - Error codes: a released reservation's commit is 409
+//     "reservation_released", a committed one's release 409
+//     "reservation_committed"; refunding a declined payment is 409
+//     "not_refundable"; a payment without Idempotency-Key is 400
+//     "missing_idempotency_key"; an unknown sparse field is 400
+//     "unknown_field", a foreign cursor 400 "invalid_cursor", an unknown
+//     template 400 "unknown_template"; an unknown path or method 404
+//     "not_found".
+//   - A sparse field set that is empty (?fields= or "fields": []) means every
+//     field. Asked-for tags that a product lacks stay absent.
+//   - limit below 1 or not a number is 400 (orders and catalog); above 100
+//     counts as 100 for both.
+//   - Reservations never expire by themselves; expires_at (15 minutes ahead)
+//     is informational. Reserving is all or nothing, the same sku on two lines
+//     counts once with the quantities added, and an absent sku has no stock.
+//   - New shipments are label_created with shipped null and an eta five days
+//     after the clock's day; shipping accepts any order id. Orders and
+//     payments do not check that the customer or order exists either: the
+//     services are independent.
+//   - The same Idempotency-Key returns the first answer byte for byte (also
+//     when the payment was refunded since), whatever the new body says;
+//     a request refused as invalid (400) is not remembered.
+//   - No answer carries Cache-Control, and X-User-Id and X-Request-Id are
+//     recorded (Requests) but not checked.
 package demo
 
 import (
@@ -85,7 +113,7 @@ type Options struct {
 	// Logger receives the services' logs; nil discards them.
 	Logger *slog.Logger
 	// MaxRecorded bounds how many requests Requests keeps per service (the
-	// most recent ones); 0 means 10 000, negative means none are kept.
+	// most recent ones); 0 means 4096, negative means none are kept.
 	// Counters count every request regardless.
 	MaxRecorded int
 }
@@ -156,7 +184,7 @@ func New(opts Options) *Demo {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxRecorded == 0 {
-		opts.MaxRecorded = 10000
+		opts.MaxRecorded = 4096
 	}
 	d := &Demo{
 		opts:       opts,
@@ -179,6 +207,10 @@ func New(opts Options) *Demo {
 		s.latency.Store(int64(opts.Latency))
 		d.svcs[name] = s
 	}
+	for _, s := range d.svcs {
+		// Anything else, wrong methods included, is a JSON 404.
+		s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(w) })
+	}
 	d.customerRoutes(d.svcs["customers"].mux)
 	d.orderRoutes(d.svcs["orders"].mux)
 	d.catalogRoutes(d.svcs["catalog"].mux)
@@ -189,9 +221,9 @@ func New(opts Options) *Demo {
 	return d
 }
 
-func (d *Demo) store() *store { return d.st.Load() }
+func (d *Demo) current() *store { return d.st.Load() }
 
-func (d *Demo) service(name string) *service {
+func (d *Demo) mustService(name string) *service {
 	s, ok := d.svcs[name]
 	if !ok {
 		panic(fmt.Sprintf("demo: unknown service %q", name))
@@ -200,7 +232,7 @@ func (d *Demo) service(name string) *service {
 }
 
 // Data returns a deep copy of the current data, mutations included.
-func (d *Demo) Data() *Dataset { return d.store().snapshot() }
+func (d *Demo) Data() *Dataset { return d.current().snapshot() }
 
 // ResetData restores the data New generated (recent orders placed relative
 // to the clock now). Counters, faults and latency are left alone.
@@ -209,25 +241,25 @@ func (d *Demo) ResetData() {
 }
 
 // Emails returns the e-mails accepted so far, in order.
-func (d *Demo) Emails() []Email { return d.store().emailsCopy() }
+func (d *Demo) Emails() []Email { return d.current().emailsCopy() }
 
 // APIKey returns the X-Api-Key the service accepts. It panics for a name
 // not in Services, as do the other methods taking a service name unless they
 // say otherwise.
-func (d *Demo) APIKey(service string) string { return d.service(service).key }
+func (d *Demo) APIKey(service string) string { return d.mustService(service).key }
 
 // Handler returns the service's handler, with counting, latency, faults and
 // the key check. Mounting it elsewhere (httptest) works, except that a Down
 // fault then resets connections instead of refusing them.
 func (d *Demo) Handler(service string) http.Handler {
-	s := d.service(service)
+	s := d.mustService(service)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.serve(s, w, r) })
 }
 
 // SetLatency sets the latency added to each request of the service,
 // replacing Options.Latency for it.
 func (d *Demo) SetLatency(service string, lat time.Duration) {
-	d.service(service).latency.Store(int64(lat))
+	d.mustService(service).latency.Store(int64(lat))
 	d.log.Info("latency set", "service", service, "latency", lat)
 }
 
@@ -242,6 +274,8 @@ func (d *Demo) serve(s *service, w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint := s.endpoint(r)
 	d.record(s.name, endpoint, r, body)
+	d.log.Debug("request", "service", s.name, "endpoint", endpoint, "path", r.URL.Path,
+		"request_id", r.Header.Get("X-Request-Id"))
 	if err != nil {
 		return // the client went away mid-body
 	}
@@ -312,7 +346,7 @@ func (d *Demo) wait(ctx context.Context, lat time.Duration) bool {
 func (s *service) endpoint(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
 	switch pattern {
-	case "":
+	case "", "/":
 		return r.Method + " (unmatched)"
 	case "GET /customers":
 		return "GET /customers?ids"
@@ -371,7 +405,8 @@ func (d *Demo) record(svc, endpoint string, r *http.Request, body []byte) {
 }
 
 // Calls returns how many requests the service received since New or the
-// last ResetCounters, faulted and refused ones included.
+// last ResetCounters, faulted and refused ones included (0 for a name not in
+// Services).
 func (d *Demo) Calls(service string) int {
 	d.callMu.Lock()
 	defer d.callMu.Unlock()

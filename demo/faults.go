@@ -61,7 +61,7 @@ func (f Fault) allRequests() bool {
 // before for the same Endpoint. A Fault without effect (only Endpoint, or
 // zero) removes it.
 func (d *Demo) SetFault(service string, f Fault) {
-	d.service(service)
+	d.mustService(service)
 	d.faultMu.Lock()
 	list := d.faults[service]
 	kept := list[:0:0]
@@ -84,7 +84,7 @@ func (d *Demo) SetFault(service string, f Fault) {
 
 // ClearFault removes every fault of the service.
 func (d *Demo) ClearFault(service string) {
-	d.service(service)
+	d.mustService(service)
 	d.faultMu.Lock()
 	delete(d.faults, service)
 	d.faultMu.Unlock()

@@ -16,7 +16,7 @@ func (d *Demo) inventoryRoutes(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		st := d.store()
+		st := d.current()
 		out := make(map[string]int, len(skus))
 		st.invMu.Lock()
 		for _, sku := range skus {
@@ -58,7 +58,7 @@ func (d *Demo) reserve(w http.ResponseWriter, r *http.Request) {
 		at[l.SKU] = len(lines)
 		lines = append(lines, l)
 	}
-	st := d.store()
+	st := d.current()
 	st.invMu.Lock()
 	for _, l := range lines {
 		if st.stock[l.SKU] < l.Qty {
@@ -83,7 +83,7 @@ func (d *Demo) reserve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Demo) commitReservation(w http.ResponseWriter, r *http.Request) {
-	st := d.store()
+	st := d.current()
 	st.invMu.Lock()
 	defer st.invMu.Unlock()
 	res, ok := st.resIdx[r.PathValue("id")]
@@ -99,7 +99,7 @@ func (d *Demo) commitReservation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Demo) releaseReservation(w http.ResponseWriter, r *http.Request) {
-	st := d.store()
+	st := d.current()
 	st.invMu.Lock()
 	defer st.invMu.Unlock()
 	res, ok := st.resIdx[r.PathValue("id")]

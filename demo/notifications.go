@@ -26,7 +26,7 @@ func (d *Demo) notificationRoutes(mux *http.ServeMux) {
 			writeError(w, http.StatusBadRequest, "unknown_template", "template", req.Template)
 			return
 		}
-		st := d.store()
+		st := d.current()
 		st.mailMu.Lock()
 		e := Email{
 			ID:             fmt.Sprintf("em_%06x", 0xa0000+len(st.emails)+1),

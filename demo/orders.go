@@ -14,7 +14,7 @@ const (
 
 func (d *Demo) orderRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
-		o, ok := d.store().order(r.PathValue("id"))
+		o, ok := d.current().order(r.PathValue("id"))
 		if !ok {
 			notFound(w)
 			return
@@ -42,7 +42,7 @@ func (d *Demo) listOrders(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "give exactly one of ids and customer_ids")
 		return
 	}
-	st := d.store()
+	st := d.current()
 	if q.Has("ids") {
 		ids, ok := batchKeys(w, r, "ids")
 		if !ok {
@@ -104,7 +104,7 @@ func (d *Demo) createOrder(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
-	st := d.store()
+	st := d.current()
 	st.ordMu.Lock()
 	o := Order{
 		ID:            fmt.Sprintf("o-%06d", st.nextOrder),
@@ -164,7 +164,7 @@ func (d *Demo) setOrderStatus(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "status must be paid or cancelled")
 		return
 	}
-	st := d.store()
+	st := d.current()
 	st.ordMu.Lock()
 	i, ok := st.ordIdx[r.PathValue("id")]
 	if !ok {

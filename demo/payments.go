@@ -12,7 +12,7 @@ func (d *Demo) paymentRoutes(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		st := d.store()
+		st := d.current()
 		found := []Payment{}
 		st.payMu.RLock()
 		var idx []int
@@ -42,7 +42,7 @@ func (d *Demo) createPayment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing_idempotency_key")
 		return
 	}
-	st := d.store()
+	st := d.current()
 	st.payMu.Lock()
 	defer st.payMu.Unlock()
 	if a, ok := st.idem[key]; ok {
@@ -93,7 +93,7 @@ func (d *Demo) createPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Demo) refundPayment(w http.ResponseWriter, r *http.Request) {
-	st := d.store()
+	st := d.current()
 	st.payMu.Lock()
 	i, ok := st.payIdx[r.PathValue("id")]
 	if !ok {

@@ -12,7 +12,7 @@ const NewShipmentETADays = 5
 
 func (d *Demo) shippingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /shipments/by-order/{order_id}", func(w http.ResponseWriter, r *http.Request) {
-		st := d.store()
+		st := d.current()
 		st.shipMu.RLock()
 		s, ok := st.shipments[r.PathValue("order_id")]
 		st.shipMu.RUnlock()
@@ -24,7 +24,7 @@ func (d *Demo) shippingRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /shipments", d.createShipment)
 	mux.HandleFunc("DELETE /shipments/by-order/{order_id}", func(w http.ResponseWriter, r *http.Request) {
-		st := d.store()
+		st := d.current()
 		st.shipMu.Lock()
 		delete(st.shipments, r.PathValue("order_id"))
 		st.shipMu.Unlock()
@@ -49,7 +49,7 @@ func (d *Demo) createShipment(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "address must be an object")
 		return
 	}
-	st := d.store()
+	st := d.current()
 	st.shipMu.Lock()
 	if s, ok := st.shipments[req.OrderID]; ok {
 		st.shipMu.Unlock()
