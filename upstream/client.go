@@ -3,6 +3,14 @@
 // back-off, size limits, JSON decoding), one error type with sentinels, and
 // batch helpers. It knows HTTP and JSON only. The sub-packages hold one
 // service each: its wire types and typed methods (upstreams.md).
+//
+// Adding a service: a sub-package with a Service name constant, wire types
+// that match the service's JSON (pointers where null or absence means
+// something), a Client embedding *Client, and one method per call that
+// fills a Call — Idempotent only where the contract says so, NotFound where
+// a 404 answers "no such entity", OKStatus for the other 4xx the contract
+// gives meaning to, mapped to the package's own sentinels — and uses Batch
+// for key lists. Its tests run internal/rectest.CheckMethod on every method.
 package upstream
 
 import (

@@ -46,23 +46,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // parseRetryAfter reads a Retry-After value, delay-seconds or HTTP-date;
-// -1 when absent or unreadable.
+// -1 when absent or unreadable; at most one day.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return -1
 	}
+	const day = 24 * time.Hour // longer is as good as forever; avoids overflow
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if n < 0 {
 			return -1
 		}
-		if n > 86400 {
-			n = 86400
-		}
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, int64(day/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+		return min(max(t.Sub(now), 0), day)
 	}
 	return -1
 }

@@ -4,6 +4,7 @@
 package rectest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -55,6 +56,7 @@ func New(t testing.TB, h http.HandlerFunc) *Server {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body)) // handlers may read it too
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Raw: r.URL.RawQuery,

@@ -1,0 +1,129 @@
+package upstream
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBackoffStaysWithinItsCap(t *testing.T) {
+	base, max := 10*time.Millisecond, 35*time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		attempt int
+		cap     time.Duration
+	}{
+		{"the first retry waits less than the base", 1, 10 * time.Millisecond},
+		{"the second retry waits less than twice the base", 2, 20 * time.Millisecond},
+		{"later retries wait less than the maximum", 5, 35 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen time.Duration
+			for range 500 {
+				d := backoff(base, max, tc.attempt)
+				if d < 0 || d >= tc.cap {
+					t.Fatalf("backoff = %v, want in [0, %v)", d, tc.cap)
+				}
+				seen = seen + d
+			}
+			if seen == 0 {
+				t.Errorf("no jitter: every wait was 0")
+			}
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		in   string
+		want time.Duration
+	}{
+		{"delay seconds are read", "3", 3 * time.Second},
+		{"zero means now", "0", 0},
+		{"an HTTP date is read relative to now", now.Add(4 * time.Second).Format(http.TimeFormat), 4 * time.Second},
+		{"a date in the past means now", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"absent is none", "", -1},
+		{"garbage is none", "soon", -1},
+		{"a negative number is none", "-5", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseRetryAfter(tc.in, now); got != tc.want {
+				t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMaxAge(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want int
+	}{
+		{"absent is -1", nil, -1},
+		{"max-age is read", []string{"max-age=30"}, 30},
+		{"max-age among other directives is read", []string{"public, max-age=60, must-revalidate"}, 60},
+		{"directive names are case-insensitive", []string{"Max-Age=7"}, 7},
+		{"no-store means 0", []string{"no-store"}, 0},
+		{"no-cache wins over max-age", []string{"no-cache, max-age=30"}, 0},
+		{"the smaller of two max-ages wins", []string{"max-age=30", "max-age=10"}, 10},
+		{"an unreadable max-age is ignored", []string{"max-age=soon"}, -1},
+		{"s-maxage alone is not max-age", []string{"s-maxage=30"}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.in {
+				h.Add("Cache-Control", v)
+			}
+			if got := maxAge(h); got != tc.want {
+				t.Errorf("maxAge(%q) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzResponseHeaders feeds untrusted Cache-Control and Retry-After values.
+// Properties: no panic; max-age is -1 or more; a Retry-After wait is -1 or
+// between 0 and one day.
+func FuzzResponseHeaders(f *testing.F) {
+	for _, s := range []string{"max-age=30", "no-store", "max-age=-1", "max-age=99999999999999999999", "3", "Wed, 21 Oct 2015 07:28:00 GMT", ", ,=,"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if got := maxAge(http.Header{"Cache-Control": {v}}); got < -1 {
+			t.Errorf("maxAge(%q) = %d", v, got)
+		}
+		if got := parseRetryAfter(v, now); got < -1 || got > 24*time.Hour {
+			t.Errorf("parseRetryAfter(%q) = %v", v, got)
+		}
+	})
+}
+
+// FuzzDescribeJSON decodes untrusted bodies. Property: the description of
+// a decoding failure never repeats the body's text (the marker planted in
+// every string and key never shows).
+func FuzzDescribeJSON(f *testing.F) {
+	for _, s := range []string{`{"id":"LEAKME"}`, `{"LEAKME":1}`, `{"n":LEAKME}`, `{"tags":"LEAKME"}`, `{"n":1e999}`, `[`, `{"id":12345678}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var out struct {
+			ID   string            `json:"id"`
+			N    int               `json:"n"`
+			Tags []string          `json:"tags"`
+			M    map[string]string `json:"m"`
+		}
+		err := json.Unmarshal([]byte(body), &out)
+		if err == nil {
+			return
+		}
+		if d := describeJSON(err); strings.Contains(d, "LEAKME") {
+			t.Errorf("describeJSON shows the body: %q", d)
+		}
+	})
+}
