@@ -24,16 +24,18 @@ const fallbackWait = 2 * time.Millisecond
 // keys it is given (no window); Load answers from the cache when the key was
 // prefetched, and otherwise falls back to the dataloader's batching.
 type Call[V any] struct {
-	name   string
-	batch  BatchFunc[V]
-	cache  *thunkCache[V]
-	loader *dataloader.Loader[string, V]
+	name  string
+	batch BatchFunc[V]
+	// records lists the wire records a value holds, for the planner.
+	records func(V) []any
+	cache   *thunkCache[V]
+	loader  *dataloader.Loader[string, V]
 	// started records every batch this call sent, for the explain output.
 	observe func(name string, keys int)
 }
 
-func newCall[V any](name string, batch BatchFunc[V], observe func(string, int)) *Call[V] {
-	c := &Call[V]{name: name, batch: batch, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, observe: observe}
+func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, observe func(string, int)) *Call[V] {
+	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, observe: observe}
 	c.loader = dataloader.NewBatchedLoader(
 		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys) },
 		dataloader.WithCache[string, V](c.cache),
@@ -54,7 +56,7 @@ func (c *Call[V]) Load(ctx context.Context, key string) (V, error) {
 // LoadMany returns the records of keys in key order, with one error per key.
 func (c *Call[V]) LoadMany(ctx context.Context, keys []string) ([]V, []error) {
 	// Announce first so all keys go out in one batch with no window.
-	c.Prefetch(ctx, keys)
+	c.Prefetch(ctx, keys, nil)
 	vals := make([]V, len(keys))
 	errs := make([]error, len(keys))
 	for i, k := range keys {
@@ -64,20 +66,52 @@ func (c *Call[V]) LoadMany(ctx context.Context, keys []string) ([]V, []error) {
 }
 
 // Prefetch starts one batch now for those keys that no earlier Load or
-// Prefetch of this request asked for. It does not wait for the answer.
-func (c *Call[V]) Prefetch(ctx context.Context, keys []string) {
+// Prefetch of this request asked for, and returns without waiting.
+//
+// then, when not nil, is given the wire records of every key (none for a
+// missing or failed key) once they are known, and runs before any Load of
+// the keys this batch fetches sees its answer: whatever then starts is
+// under way before a resolver can ask for it. then must not block.
+func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups [][]any)) {
 	missing, settle := c.cache.claim(keys)
-	if len(missing) == 0 {
+	if len(missing) == 0 && then == nil {
 		return
 	}
 	go func() {
-		settle(c.run(ctx, missing))
+		var res []*dataloader.Result[V]
+		if len(missing) > 0 {
+			res = c.run(ctx, missing)
+		}
+		if then != nil {
+			// Keys claimed by an earlier batch are read from its thunks;
+			// ours are known now, before they are published.
+			own := make(map[string]*dataloader.Result[V], len(missing))
+			for i, k := range missing {
+				if i < len(res) {
+					own[k] = res[i]
+				}
+			}
+			groups := make([][]any, len(keys))
+			for i, k := range keys {
+				var v V
+				var err error
+				if r, ok := own[k]; ok && r != nil {
+					v, err = r.Data, r.Error
+				} else if th, ok := c.cache.Get(ctx, k); ok {
+					v, err = th()
+				} else {
+					continue
+				}
+				if err == nil {
+					groups[i] = c.records(v)
+				}
+			}
+			then(groups)
+		}
+		if len(missing) > 0 {
+			settle(res)
+		}
 	}()
-}
-
-// Wait returns the records of keys, which a Prefetch or Load asked for.
-func (c *Call[V]) Wait(ctx context.Context, keys []string) ([]V, []error) {
-	return c.LoadMany(ctx, keys)
 }
 
 func (c *Call[V]) run(ctx context.Context, keys []string) []*dataloader.Result[V] {

@@ -69,12 +69,11 @@ type Loaders struct {
 // Prefetcher is the untyped face of a Call that the planner drives.
 type Prefetcher interface {
 	Name() string
-	// Prefetch starts one batch now for the keys not asked for yet.
-	Prefetch(ctx context.Context, keys []string)
-	// Records waits for the records of keys and returns, per key, the wire
-	// records found (none for a missing or failed key; a list call gives
-	// each key its list).
-	Records(ctx context.Context, keys []string) [][]any
+	// Prefetch starts one batch now for the keys not asked for yet and
+	// hands then, per key, the wire records found (none for a missing or
+	// failed key; a list call gives each key its list) before resolvers
+	// see them.
+	Prefetch(ctx context.Context, keys []string, then func(groups [][]any))
 }
 
 // Names lists every call name, for checking schema declarations at start-up.
@@ -86,20 +85,16 @@ func Names() []string {
 // every batch sent (call name and number of keys).
 func New(c Clients, observe func(call string, keys int)) *Loaders {
 	l := &Loaders{
-		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), observe),
-		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), observe),
-		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), observe),
-		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), observe),
-		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), observe),
-		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), observe),
-		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), observe),
+		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], observe),
+		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], observe),
+		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], observe),
+		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], observe),
+		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], observe),
+		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], observe),
+		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], observe),
 	}
 	l.byName = map[string]Prefetcher{}
-	for _, p := range []Prefetcher{
-		recordsOf(l.CustomerByID), recordsOf(l.OrderByID), listRecordsOf(l.OrdersByCustomer),
-		recordsOf(l.ProductBySKU), recordsOf(l.StockBySKU), recordsOf(l.ShipmentByOrder),
-		listRecordsOf(l.PaymentsByOrder),
-	} {
+	for _, p := range []Prefetcher{l.CustomerByID, l.OrderByID, l.OrdersByCustomer, l.ProductBySKU, l.StockBySKU, l.ShipmentByOrder, l.PaymentsByOrder} {
 		l.byName[p.Name()] = p
 	}
 	return l
@@ -217,37 +212,14 @@ func fromMap[V any](keys []string, m map[string]V, err error) []*dataloader.Resu
 	return res
 }
 
-// records adapts a Call whose value is one record.
-type records[V any] struct{ *Call[V] }
+// one is the records of a value that is one record.
+func one[V any](v V) []any { return []any{v} }
 
-func recordsOf[V any](c *Call[V]) Prefetcher { return records[V]{c} }
-
-func (r records[V]) Records(ctx context.Context, keys []string) [][]any {
-	vals, errs := r.Wait(ctx, keys)
-	out := make([][]any, len(vals))
-	for i, v := range vals {
-		if errs[i] == nil {
-			out[i] = []any{v}
-		}
-	}
-	return out
-}
-
-// listRecords adapts a Call whose value is a list of records.
-type listRecords[V any] struct{ *Call[[]V] }
-
-func listRecordsOf[V any](c *Call[[]V]) Prefetcher { return listRecords[V]{c} }
-
-func (r listRecords[V]) Records(ctx context.Context, keys []string) [][]any {
-	vals, errs := r.Wait(ctx, keys)
-	out := make([][]any, len(vals))
-	for i, v := range vals {
-		if errs[i] != nil {
-			continue
-		}
-		for _, x := range v {
-			out[i] = append(out[i], x)
-		}
+// list is the records of a value that is a list of records.
+func list[V any](vs []V) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
 	}
 	return out
 }

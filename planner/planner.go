@@ -123,43 +123,42 @@ func (w *walker) fetch(call, fieldName, childType string, field *ast.Field, keys
 		return
 	}
 	keys = distinct(keys)
-	c.Prefetch(w.ctx, keys)
 	sel := field.SelectionSet
-	if len(sel) == 0 {
-		return
+	isEntity, byKey := false, false
+	if _, ok := w.p.schema.Entity(childType); ok {
+		isEntity, byKey = true, w.entityKeyOfCall(childType, call)
 	}
-	_, isEntity := w.p.schema.Entity(childType)
-	if isEntity && w.entityKeyOfCall(childType, call) {
+	var then func([][]any)
+	if len(sel) > 0 && w.needsRecords(childType, sel) {
+		next := all
+		if byKey {
+			next = rest
+		}
+		hook := w.p.hooks[fieldName]
+		args := field.ArgumentMap(w.op.Variables)
+		then = func(groups [][]any) {
+			var nodes []node
+			for _, g := range groups {
+				if hook.Select != nil {
+					g = hook.Select(args, g)
+				}
+				for _, rec := range g {
+					nodes = append(nodes, node{rec: rec, key: w.keyOf(childType, rec)})
+				}
+			}
+			if len(nodes) > 0 {
+				w.walk(childType, sel, nodes, next)
+			}
+		}
+	}
+	c.Prefetch(w.ctx, keys, then)
+	if isEntity && byKey && len(sel) > 0 {
 		stubs := make([]node, len(keys))
 		for i, k := range keys {
 			stubs[i] = node{key: k}
 		}
 		w.walk(childType, sel, stubs, keysOnly)
 	}
-	if !w.needsRecords(childType, sel) {
-		return
-	}
-	next := rest
-	if !isEntity || !w.entityKeyOfCall(childType, call) {
-		next = all
-	}
-	hook := w.p.hooks[fieldName]
-	args := field.ArgumentMap(w.op.Variables)
-	go func() {
-		groups := c.Records(w.ctx, keys)
-		var nodes []node
-		for _, g := range groups {
-			if hook.Select != nil {
-				g = hook.Select(args, g)
-			}
-			for _, rec := range g {
-				nodes = append(nodes, node{rec: rec, key: w.keyOf(childType, rec)})
-			}
-		}
-		if len(nodes) > 0 {
-			w.walk(childType, sel, nodes, next)
-		}
-	}()
 }
 
 // entityKeyOfCall reports whether call's keys are the entity keys of typ
