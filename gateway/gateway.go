@@ -66,6 +66,7 @@ type Gateway struct {
 	// the demo services ("" otherwise).
 	DevSecret string
 	handler   http.Handler
+	metrics   *metrics
 }
 
 // New builds the gateway from cfg. It starts the demo services for the
@@ -77,7 +78,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	g := &Gateway{cfg: cfg, log: o.Logger, demo: o.Demo}
+	g := &Gateway{cfg: cfg, log: o.Logger, demo: o.Demo, metrics: newMetrics()}
 	if err := g.startDemo(); err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func (g *Gateway) startDemo() error {
 	if !needed || g.demo != nil {
 		return nil
 	}
-	g.demo = demo.New(demo.Options{Logger: g.log.With("component", "demo")})
+	g.demo = demo.New(demo.Options{Logger: g.log})
 	if err := g.demo.Start(); err != nil {
 		return fmt.Errorf("start demo services: %w", err)
 	}
@@ -170,6 +171,7 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 			// never learn who asked.
 			SendUserID: s != "catalog" && s != "inventory",
 			Logger:     g.log.With("component", "upstream", "service", s),
+			Observer:   g.metrics.observeUpstream,
 		})
 	}
 	var c loaders.Clients
@@ -268,6 +270,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 
 func (g *Gateway) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	gql = g.metrics.instrument("/graphql", gql)
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
@@ -280,6 +283,7 @@ func (g *Gateway) routes(gql http.Handler) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", g.ready)
+	mux.Handle("GET /metrics", g.metrics.handler())
 	return gqlhttp.Recover(g.log, requestID(mux))
 }
 
