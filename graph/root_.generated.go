@@ -699,7 +699,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema/catalog.graphqls", Input: `type Product
-  @entity(service: "catalog", key: "sku")
+  @entity(service: "catalog", key: "sku", call: "catalog.bySku")
   @cacheControl(maxAge: 300, scope: "PUBLIC") {
   sku: ID!
   title: String!
@@ -779,7 +779,7 @@ type Address {
 }
 
 type Customer
-  @entity(service: "customers", key: "id")
+  @entity(service: "customers", key: "id", call: "customers.byId")
   @cacheControl(maxAge: 60, scope: "PRIVATE") {
   id: ID!
   name: String!
@@ -806,10 +806,13 @@ type Customer
 # Nothing about which call serves which field is written anywhere else.
 
 """
-The type's records come from this REST service and are identified by the
-record field ` + "`" + `key` + "`" + ` (a JSON name of the service's wire format).
+The type's records come from this REST service. ` + "`" + `key` + "`" + ` is the record field
+(a JSON name of the service's wire format, and the GraphQL field of the same
+name) that identifies a record, and ` + "`" + `call` + "`" + ` the batch call that fetches
+records by that key. A type whose records are fetched by another key (a
+shipment by its order) names neither.
 """
-directive @entity(service: String!, key: String!) on OBJECT
+directive @entity(service: String!, key: String, call: String) on OBJECT
 
 """
 The field is served by the batch call ` + "`" + `call` + "`" + ` (a call of the loaders
@@ -844,7 +847,7 @@ directive @cacheControl(maxAge: Int!, scope: String! = "PUBLIC") on OBJECT
 }
 
 type Order
-  @entity(service: "orders", key: "id")
+  @entity(service: "orders", key: "id", call: "orders.byId")
   @cacheControl(maxAge: 30, scope: "PRIVATE") {
   id: ID!
   status: OrderStatus!
@@ -875,7 +878,7 @@ type OrderLine {
 }
 
 type Payment
-  @entity(service: "payments", key: "order_id")
+  @entity(service: "payments")
   @cacheControl(maxAge: 30, scope: "PRIVATE") {
   id: ID!
   status: PaymentStatus!
@@ -946,7 +949,7 @@ type Money {
 }
 
 type Shipment
-  @entity(service: "shipping", key: "order_id")
+  @entity(service: "shipping")
   @cacheControl(maxAge: 10, scope: "PRIVATE") {
   trackingNumber: String!
   carrier: String!

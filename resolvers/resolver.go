@@ -4,7 +4,7 @@
 // declared in schema/ and started by the planner before resolvers ask.
 package resolvers
 
-//go:generate go tool gqlgen generate --config ../gqlgen.yml
+//go:generate go tool gqlgen generate
 
 import (
 	"time"
