@@ -263,9 +263,49 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	srv.SetErrorPresenter(presenter(g.log))
 	srv.SetRecoverFunc(recoverFunc(g.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		switch planMode(op) {
+		case "dry-run":
+			plan := res.Planner.Explain(op)
+			return graphql.OneShot(&graphql.Response{Data: []byte("null"), Extensions: map[string]any{"plan": plan}})
+		case "explain":
+			trace := loaders.NewTrace()
+			plan := res.Planner.Explain(op)
+			handle := next(loaders.With(ctx, loaders.New(clients, trace)))
+			return func(ctx context.Context) *graphql.Response {
+				resp := handle(ctx)
+				if resp == nil {
+					return nil
+				}
+				if resp.Extensions == nil {
+					resp.Extensions = map[string]any{}
+				}
+				resp.Extensions["plan"] = plan
+				resp.Extensions["calls"] = trace.Calls()
+				return resp
+			}
+		}
 		return next(loaders.With(ctx, loaders.New(clients, nil)))
 	})
 	return srv
+}
+
+// PlanHeader asks for the plan of a query: "1" adds extensions.plan and
+// extensions.calls to the answer; "dry-run" answers the plan alone and
+// makes no upstream call.
+const PlanHeader = "X-Tutti-Plan"
+
+func planMode(op *graphql.OperationContext) string {
+	if op == nil || op.Headers == nil {
+		return ""
+	}
+	switch v := op.Headers.Get(PlanHeader); v {
+	case "1", "true", "explain":
+		return "explain"
+	case "dry-run":
+		return "dry-run"
+	}
+	return ""
 }
 
 func (g *Gateway) routes(gql http.Handler) http.Handler {

@@ -2,10 +2,13 @@ package loaders
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/tutti-gw/tutti/upstream"
 )
 
 // BatchFunc fetches the records of keys (distinct, at most as many as the
@@ -30,12 +33,12 @@ type Call[V any] struct {
 	records func(V) []any
 	cache   *thunkCache[V]
 	loader  *dataloader.Loader[string, V]
-	// started records every batch this call sent, for the explain output.
-	observe func(name string, keys int)
+	// trace records every batch this call sent, for the explain output.
+	trace *Trace
 }
 
-func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, observe func(string, int)) *Call[V] {
-	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, observe: observe}
+func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, trace *Trace) *Call[V] {
+	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, trace: trace}
 	c.loader = dataloader.NewBatchedLoader(
 		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys) },
 		dataloader.WithCache[string, V](c.cache),
@@ -115,10 +118,20 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 }
 
 func (c *Call[V]) run(ctx context.Context, keys []string) []*dataloader.Result[V] {
-	if c.observe != nil {
-		c.observe(c.name, len(keys))
+	end := c.trace.begin(c.name, len(keys))
+	res := c.batch(ctx, keys)
+	failed, notFound := 0, 0
+	for _, r := range res {
+		switch {
+		case r == nil || r.Error == nil:
+		case errors.Is(r.Error, upstream.ErrNotFound):
+			notFound++
+		default:
+			failed++
+		}
 	}
-	return c.batch(ctx, keys)
+	end(failed, notFound)
+	return res
 }
 
 // thunkCache is the dataloader's per-request cache. Prefetch claims keys in

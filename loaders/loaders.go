@@ -81,17 +81,17 @@ func Names() []string {
 	return []string{CustomersByID, OrdersByID, OrdersByCustomer, ProductsBySKU, StockBySKU, ShipmentByOrder, PaymentsByOrder}
 }
 
-// New returns the loaders of one request. observe, when not nil, is told of
-// every batch sent (call name and number of keys).
-func New(c Clients, observe func(call string, keys int)) *Loaders {
+// New returns the loaders of one request. trace, when not nil, records
+// every batch sent.
+func New(c Clients, trace *Trace) *Loaders {
 	l := &Loaders{
-		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], observe),
-		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], observe),
-		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], observe),
-		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], observe),
-		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], observe),
-		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], observe),
-		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], observe),
+		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], trace),
+		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], trace),
+		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], trace),
+		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], trace),
+		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], trace),
+		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], trace),
+		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], trace),
 	}
 	l.byName = map[string]Prefetcher{}
 	for _, p := range []Prefetcher{l.CustomerByID, l.OrderByID, l.OrdersByCustomer, l.ProductBySKU, l.StockBySKU, l.ShipmentByOrder, l.PaymentsByOrder} {

@@ -1,0 +1,62 @@
+package loaders
+
+import (
+	"sync"
+	"time"
+)
+
+// Trace records the batches one request sent, for the explain output
+// (extensions.calls). A nil *Trace records nothing.
+type Trace struct {
+	mu    sync.Mutex
+	start time.Time
+	calls []TracedCall
+}
+
+// TracedCall is one batch as it ran.
+type TracedCall struct {
+	Call string `json:"call"`
+	// Keys is the number of distinct keys the batch asked for.
+	Keys int `json:"keys"`
+	// StartMs and DurationMs are milliseconds since the request began.
+	StartMs    float64 `json:"startMs"`
+	DurationMs float64 `json:"durationMs"`
+	// Failed counts keys answered with an error other than not found.
+	Failed int `json:"failed,omitempty"`
+	// NotFound counts keys the service does not know.
+	NotFound int `json:"notFound,omitempty"`
+}
+
+// NewTrace starts a trace now.
+func NewTrace() *Trace { return &Trace{start: time.Now()} }
+
+// Calls returns the batches recorded so far, in the order they started.
+func (t *Trace) Calls() []TracedCall {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]TracedCall(nil), t.calls...)
+}
+
+// begin records the start of a batch and returns the function that
+// records its end.
+func (t *Trace) begin(call string, keys int) func(failed, notFound int) {
+	if t == nil {
+		return func(int, int) {}
+	}
+	start := time.Now()
+	t.mu.Lock()
+	i := len(t.calls)
+	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start))})
+	t.mu.Unlock()
+	return func(failed, notFound int) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		c := &t.calls[i]
+		c.DurationMs, c.Failed, c.NotFound = ms(time.Since(start)), failed, notFound
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,241 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Step is one upstream call of a plan, in REST terms.
+type Step struct {
+	// ID numbers the steps in dependency order (a step only waits for
+	// steps with smaller ids).
+	ID int `json:"id"`
+	// Call is the batch call, as schema/ names it.
+	Call    string `json:"call"`
+	Service string `json:"service"`
+	// Request is the method and URL template of one upstream request.
+	Request string `json:"request"`
+	// MaxKeys is the most keys the step can take: exact when they come
+	// from arguments, an upper bound derived from list sizes otherwise.
+	MaxKeys int `json:"maxKeys"`
+	// Requests is how many upstream requests MaxKeys keys cost (split at
+	// 100 keys; one per key where the service has no batch call).
+	Requests int `json:"requests"`
+	// WaitsFor lists the steps whose answers hold this step's keys; empty
+	// when the keys come from the operation itself.
+	WaitsFor []int `json:"waitsFor"`
+	// Depth is the length of the chain of waits ending with this step.
+	Depth int `json:"depth"`
+	// Keys says where the keys come from.
+	Keys string `json:"keys"`
+	// Fields are the response paths the step serves.
+	Fields []string `json:"fields"`
+}
+
+// Plan is the explain output of one operation.
+type Plan struct {
+	Steps []*Step `json:"steps"`
+	// Depth is the longest chain of dependent calls: the critical path in
+	// upstream round trips.
+	Depth int `json:"depth"`
+}
+
+// requests describes each call's upstream request, for the explain output.
+var requests = map[string]struct {
+	service, one, many string
+	batch              bool
+}{
+	"customers.byId":    {"customers", "GET /customers/{id}", "GET /customers?ids={ids}", true},
+	"orders.byId":       {"orders", "GET /orders/{id}", "GET /orders?ids={ids}", true},
+	"orders.byCustomer": {"orders", "GET /orders?customer_ids={ids}&limit=100", "GET /orders?customer_ids={ids}&limit=100", true},
+	"catalog.bySku":     {"catalog", "GET /products/{sku}", "POST /products:batchGet", true},
+	"catalog.search":    {"catalog", "GET /products?q={search}&limit={first}&cursor={after}", "", false},
+	"inventory.stock":   {"inventory", "GET /stock?skus={skus}", "GET /stock?skus={skus}", true},
+	"shipping.byOrder":  {"shipping", "GET /shipments/by-order/{order_id}", "", false},
+	"payments.byOrder":  {"payments", "GET /payments?order_ids={ids}", "GET /payments?order_ids={ids}", true},
+}
+
+// fixedListSize is the size assumed for a list the parent's record holds
+// (lines of an order), as the cost limit assumes it.
+const fixedListSize = 10
+
+// Explain returns the plan of the operation: the calls the planner starts,
+// which ones wait for which, and which fields each serves. It makes no
+// upstream call.
+func (p *Planner) Explain(op *graphql.OperationContext) *Plan {
+	e := &explainer{p: p, op: op, at: map[string]*Step{}}
+	if op == nil || op.Operation == nil {
+		return &Plan{Steps: []*Step{}}
+	}
+	root := "Query"
+	if op.Operation.Operation == ast.Mutation {
+		root = "Mutation"
+	}
+	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{root}) {
+		rule, ok := p.schema.Rule(root, f.Name)
+		if !ok || rule.Call == "" || f.Definition == nil {
+			continue
+		}
+		args := f.ArgumentMap(op.Variables)
+		n := 1
+		if v, ok := args[strings.TrimPrefix(rule.Key, "$")].([]any); ok {
+			n = len(v)
+		}
+		if rule.Call == "catalog.search" {
+			n = intOf(args["first"], 20)
+		}
+		e.fetch(rule.Call, root+"."+f.Name, f.Definition.Type.Name(), f.Field, f.Alias, nil, n, "arguments ("+rule.Key+")")
+	}
+	plan := &Plan{Steps: e.steps}
+	for _, s := range e.steps {
+		plan.Depth = max(plan.Depth, s.Depth)
+	}
+	if plan.Steps == nil {
+		plan.Steps = []*Step{}
+	}
+	return plan
+}
+
+type explainer struct {
+	p     *Planner
+	op    *graphql.OperationContext
+	steps []*Step
+	// at merges the same call at the same point (same waits, same keys).
+	at map[string]*Step
+}
+
+// step returns the step of call at the point after waits, with keys from
+// where, making it if needed.
+func (e *explainer) step(call string, waits []*Step, n int, where, path string) *Step {
+	ids := make([]int, len(waits))
+	depth := 1
+	for i, w := range waits {
+		ids[i] = w.ID
+		depth = max(depth, w.Depth+1)
+	}
+	id := fmt.Sprint(call, ids, where)
+	if s, ok := e.at[id]; ok {
+		s.Fields = append(s.Fields, path)
+		s.MaxKeys = max(s.MaxKeys, n)
+		s.Requests = requestsFor(call, s.MaxKeys)
+		return s
+	}
+	r := requests[call]
+	req := r.one
+	if n > 1 && r.many != "" {
+		req = r.many
+	}
+	s := &Step{ID: len(e.steps) + 1, Call: call, Service: r.service, Request: req, MaxKeys: n,
+		Requests: requestsFor(call, n), WaitsFor: ids, Depth: depth, Keys: where, Fields: []string{path}}
+	e.steps = append(e.steps, s)
+	e.at[id] = s
+	return s
+}
+
+func requestsFor(call string, keys int) int {
+	if keys <= 0 {
+		return 0
+	}
+	if !requests[call].batch {
+		if call == "catalog.search" {
+			return 1 + (keys-1)/100
+		}
+		return keys
+	}
+	return (keys + 99) / 100
+}
+
+// fetch adds the step of call for field and walks its selection: fields
+// keyed by the fetched entity's own key wait for what this step waits for;
+// the others wait for this step.
+func (e *explainer) fetch(call, fieldName, childType string, field *ast.Field, path string, waits []*Step, n int, where string) {
+	s := e.step(call, waits, n, where, path)
+	ent, isEntity := e.p.schema.Entity(childType)
+	byKey := isEntity && ent.Call == call
+	count := n
+	if call == "orders.byCustomer" {
+		count = n * intOf(field.ArgumentMap(e.op.Variables)["first"], 10)
+	}
+	e.walk(childType, field.SelectionSet, path, count, s, waits, byKey)
+}
+
+// walk adds the steps that sel needs on count objects of typ at path,
+// whose records arrive with step rec (nil when they are held by the
+// operation) and whose keys are known once keyWaits have answered.
+func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count int, rec *Step, keyWaits []*Step, byKey bool) {
+	ent, isEntity := e.p.schema.Entity(typ)
+	for _, f := range graphql.CollectFields(e.op, sel, []string{typ}) {
+		rule, ok := e.p.schema.Rule(typ, f.Name)
+		if !ok || f.Definition == nil {
+			continue
+		}
+		childPath := path + "." + f.Alias
+		childType := f.Definition.Type.Name()
+		switch {
+		case rule.Call != "":
+			if h := e.p.hooks[typ+"."+f.Name]; h.Check != nil && h.Check(f.ArgumentMap(e.op.Variables)) != nil {
+				continue
+			}
+			if len(f.SelectionSet) > 0 && e.keyOnlySel(childType, f.SelectionSet) {
+				continue
+			}
+			waits := []*Step{rec}
+			where := fmt.Sprintf("%s of %s records", rule.Key, typ)
+			if isEntity && byKey && rule.Key == ent.Key {
+				waits, where = keyWaits, fmt.Sprintf("%s keys, known before its records", typ)
+			}
+			if rec == nil && waits != nil && waits[0] == nil {
+				waits = nil
+			}
+			e.fetch(rule.Call, typ+"."+f.Name, childType, f.Field, childPath, compact(waits), count, where)
+		case rule.HasFrom:
+			n := count
+			if f.Definition.Type.Elem != nil && rule.From != "" && rule.From != "items" {
+				n = count * fixedListSize
+			}
+			e.walk(childType, f.SelectionSet, childPath, n, rec, []*Step{rec}, false)
+		}
+	}
+}
+
+func (e *explainer) keyOnlySel(typ string, sel ast.SelectionSet) bool {
+	ent, ok := e.p.schema.Entity(typ)
+	if !ok || ent.Key == "" {
+		return false
+	}
+	for _, f := range graphql.CollectFields(e.op, sel, []string{typ}) {
+		if f.Name != ent.Key && f.Name != "__typename" {
+			return false
+		}
+	}
+	return true
+}
+
+func compact(steps []*Step) []*Step {
+	var out []*Step
+	for _, s := range steps {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func intOf(v any, def int) int {
+	switch n := v.(type) {
+	case int64:
+		return int(n)
+	case int:
+		return n
+	case float64:
+		return int(n)
+	case interface{ Int64() (int64, error) }:
+		if i, err := n.Int64(); err == nil {
+			return int(i)
+		}
+	}
+	return def
+}
