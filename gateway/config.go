@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tutti-gw/tutti/limits"
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 // Services are the seven REST services behind the gateway, as config.md
@@ -58,6 +59,10 @@ type Config struct {
 	// MaxBodyBytes bounds a request body after decompression
 	// (GATEWAY_MAX_BODY_BYTES, default 2 MiB).
 	MaxBodyBytes int64
+	// Mode is how queries become upstream calls (GATEWAY_MODE): "planned"
+	// (the default); "dataloader" and "naive" are the baselines the
+	// benchmarks compare against, never for production.
+	Mode loaders.Mode
 	// Limits are the document limits (GATEWAY_MAX_DEPTH, GATEWAY_MAX_ALIASES,
 	// GATEWAY_MAX_ROOT_FIELDS, GATEWAY_MAX_DIRECTIVES, GATEWAY_MAX_TOKENS,
 	// GATEWAY_MAX_COST); zero fields take the spec's defaults.
@@ -152,6 +157,11 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxDirectives: integer(get, "GATEWAY_MAX_DIRECTIVES", 0, &errs),
 		MaxTokens:     integer(get, "GATEWAY_MAX_TOKENS", 0, &errs),
 		MaxCost:       integer(get, "GATEWAY_MAX_COST", 0, &errs),
+	}
+	if m, err := loaders.ParseMode(get("GATEWAY_MODE")); err != nil {
+		errs = append(errs, fmt.Errorf("GATEWAY_MODE: %w", err))
+	} else {
+		c.Mode = m
 	}
 	if c.CursorSecret == "" {
 		c.CursorSecret = "tutti-cursor:" + c.JWTSecret

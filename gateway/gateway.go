@@ -96,8 +96,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
+	plan := planner.New(sch, resolvers.Hooks())
+	plan.Off = cfg.Mode != loaders.ModePlanned
 	res := &resolvers.Resolver{
-		Planner: planner.New(sch, resolvers.Hooks()),
+		Planner: plan,
 		Catalog: clients.Catalog,
 		Cursors: resolvers.NewCursors(sha256Key(cfg.CursorSecret)),
 		Now:     o.Now,
@@ -257,6 +259,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.SetDisableSuggestion(true)
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(lim)
@@ -271,7 +274,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		case "explain":
 			trace := loaders.NewTrace()
 			plan := res.Planner.Explain(op)
-			handle := next(loaders.With(ctx, loaders.New(clients, trace)))
+			handle := next(loaders.With(ctx, loaders.New(clients, loaders.Options{Trace: trace, Mode: g.cfg.Mode})))
 			return func(ctx context.Context) *graphql.Response {
 				resp := handle(ctx)
 				if resp == nil {
@@ -285,7 +288,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 				return resp
 			}
 		}
-		return next(loaders.With(ctx, loaders.New(clients, nil)))
+		return next(loaders.With(ctx, loaders.New(clients, loaders.Options{Mode: g.cfg.Mode})))
 	})
 	return srv
 }

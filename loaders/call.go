@@ -35,14 +35,19 @@ type Call[V any] struct {
 	loader  *dataloader.Loader[string, V]
 	// trace records every batch this call sent, for the explain output.
 	trace *Trace
+	mode  Mode
 }
 
-func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, trace *Trace) *Call[V] {
-	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, trace: trace}
+func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, o Options) *Call[V] {
+	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, trace: o.Trace, mode: o.Mode}
+	wait := fallbackWait
+	if o.Mode == ModeDataloader {
+		wait = 16 * time.Millisecond // dataloader/v7's default
+	}
 	c.loader = dataloader.NewBatchedLoader(
 		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys) },
 		dataloader.WithCache[string, V](c.cache),
-		dataloader.WithWait[string, V](fallbackWait),
+		dataloader.WithWait[string, V](wait),
 		dataloader.WithBatchCapacity[string, V](maxBatch*8),
 	)
 	return c
@@ -53,11 +58,18 @@ func (c *Call[V]) Name() string { return c.name }
 
 // Load returns the record of key, fetching it if nothing fetched it yet.
 func (c *Call[V]) Load(ctx context.Context, key string) (V, error) {
+	if c.mode == ModeNaive {
+		r := c.run(ctx, []string{key})[0]
+		return r.Data, r.Error
+	}
 	return c.loader.Load(ctx, key)()
 }
 
 // LoadMany returns the records of keys in key order, with one error per key.
 func (c *Call[V]) LoadMany(ctx context.Context, keys []string) ([]V, []error) {
+	if c.mode == ModeNaive {
+		return c.loadEach(ctx, keys)
+	}
 	// Announce first so all keys go out in one batch with no window.
 	c.Prefetch(ctx, keys, nil)
 	vals := make([]V, len(keys))
@@ -76,6 +88,9 @@ func (c *Call[V]) LoadMany(ctx context.Context, keys []string) ([]V, []error) {
 // the keys this batch fetches sees its answer: whatever then starts is
 // under way before a resolver can ask for it. then must not block.
 func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups [][]any)) {
+	if c.mode != ModePlanned {
+		return
+	}
 	missing, settle := c.cache.claim(keys)
 	if len(missing) == 0 && then == nil {
 		return
@@ -115,6 +130,23 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 			settle(res)
 		}
 	}()
+}
+
+// loadEach loads keys one request each, side by side (ModeNaive).
+func (c *Call[V]) loadEach(ctx context.Context, keys []string) ([]V, []error) {
+	vals := make([]V, len(keys))
+	errs := make([]error, len(keys))
+	done := make(chan struct{}, len(keys))
+	for i, k := range keys {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			vals[i], errs[i] = c.Load(ctx, k)
+		}()
+	}
+	for range keys {
+		<-done
+	}
+	return vals, errs
 }
 
 func (c *Call[V]) run(ctx context.Context, keys []string) []*dataloader.Result[V] {

@@ -81,17 +81,52 @@ func Names() []string {
 	return []string{CustomersByID, OrdersByID, OrdersByCustomer, ProductsBySKU, StockBySKU, ShipmentByOrder, PaymentsByOrder}
 }
 
-// New returns the loaders of one request. trace, when not nil, records
-// every batch sent.
-func New(c Clients, trace *Trace) *Loaders {
+// Mode selects how loads become upstream calls. Only ModePlanned is for
+// production; the others are the baselines the benchmarks measure against.
+type Mode int
+
+const (
+	// ModePlanned: the planner announces keys; batches start at once.
+	ModePlanned Mode = iota
+	// ModeDataloader: no planner; dataloader/v7 with its default 16 ms
+	// window, the usual way of writing a gqlgen backend.
+	ModeDataloader
+	// ModeNaive: no planner, no batching, no request cache: one upstream
+	// request per key, as plain resolvers would make.
+	ModeNaive
+)
+
+// ParseMode reads a mode name: planned, dataloader or naive.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "planned":
+		return ModePlanned, nil
+	case "dataloader":
+		return ModeDataloader, nil
+	case "naive":
+		return ModeNaive, nil
+	}
+	return 0, fmt.Errorf("unknown mode %q: want planned, dataloader or naive", s)
+}
+
+// Options configure one request's loaders.
+type Options struct {
+	// Trace, when not nil, records every batch sent.
+	Trace *Trace
+	// Mode is ModePlanned unless a benchmark asks for a baseline.
+	Mode Mode
+}
+
+// New returns the loaders of one request.
+func New(c Clients, o Options) *Loaders {
 	l := &Loaders{
-		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], trace),
-		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], trace),
-		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], trace),
-		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], trace),
-		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], trace),
-		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], trace),
-		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], trace),
+		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], o),
+		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], o),
+		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], o),
+		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], o),
+		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], o),
+		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], o),
+		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], o),
 	}
 	l.byName = map[string]Prefetcher{}
 	for _, p := range []Prefetcher{l.CustomerByID, l.OrderByID, l.OrdersByCustomer, l.ProductBySKU, l.StockBySKU, l.ShipmentByOrder, l.PaymentsByOrder} {
