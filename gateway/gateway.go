@@ -249,7 +249,6 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	opts := gqlhttp.Options{
 		MaxBodyBytes: g.cfg.MaxBodyBytes,
 		Authenticate: g.authenticate,
-		PreCheck:     lim.PreCheck,
 		Logger:       g.log.With("component", "http"),
 	}
 	srv.AddTransport(gqlhttp.GET{Options: opts})
@@ -267,14 +266,18 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	srv.SetRecoverFunc(recoverFunc(g.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
+		lo := loaders.Options{Mode: g.cfg.Mode}
+		if g.cfg.Mode == loaders.ModePlanned {
+			lo.Fields = res.Planner.Fields(op)
+		}
 		switch planMode(op) {
 		case "dry-run":
 			plan := res.Planner.Explain(op)
 			return graphql.OneShot(&graphql.Response{Data: []byte("null"), Extensions: map[string]any{"plan": plan}})
 		case "explain":
-			trace := loaders.NewTrace()
+			lo.Trace = loaders.NewTrace()
 			plan := res.Planner.Explain(op)
-			handle := next(loaders.With(ctx, loaders.New(clients, loaders.Options{Trace: trace, Mode: g.cfg.Mode})))
+			handle := next(loaders.With(ctx, loaders.New(clients, lo)))
 			return func(ctx context.Context) *graphql.Response {
 				resp := handle(ctx)
 				if resp == nil {
@@ -284,11 +287,11 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 					resp.Extensions = map[string]any{}
 				}
 				resp.Extensions["plan"] = plan
-				resp.Extensions["calls"] = trace.Calls()
+				resp.Extensions["calls"] = lo.Trace.Calls()
 				return resp
 			}
 		}
-		return next(loaders.With(ctx, loaders.New(clients, loaders.Options{Mode: g.cfg.Mode})))
+		return next(loaders.With(ctx, loaders.New(clients, lo)))
 	})
 	return srv
 }

@@ -152,7 +152,7 @@ func (ec *executionContext) _Product_price(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Product_price(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Price, nil
+			return obj.Price()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Money) graphql.Marshaler {
@@ -166,7 +166,7 @@ func (ec *executionContext) fieldContext_Product_price(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Product",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)

@@ -699,7 +699,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema/catalog.graphqls", Input: `type Product
-  @entity(service: "catalog", key: "sku", call: "catalog.bySku")
+  @entity(service: "catalog", key: "sku", call: "catalog.bySku", sparse: true)
   @cacheControl(maxAge: 300, scope: "PUBLIC") {
   sku: ID!
   title: String!
@@ -810,19 +810,20 @@ The type's records come from this REST service. ` + "`" + `key` + "`" + ` is the
 (a JSON name of the service's wire format, and the GraphQL field of the same
 name) that identifies a record, and ` + "`" + `call` + "`" + ` the batch call that fetches
 records by that key. A type whose records are fetched by another key (a
-shipment by its order) names neither.
+shipment by its order) names neither. ` + "`" + `sparse` + "`" + `: the call takes a sparse
+field set, and the gateway asks only for the fields the operation selects.
 """
-directive @entity(service: String!, key: String, call: String) on OBJECT
+directive @entity(service: String!, key: String, call: String, sparse: Boolean = false) on OBJECT
 
 """
 The field is served by the batch call ` + "`" + `call` + "`" + ` (a call of the loaders
 registry, "<service>.<name>"). ` + "`" + `key` + "`" + ` says where each key comes from: on a
 root field an argument (` + "`" + `$id` + "`" + `, ` + "`" + `$ids` + "`" + `, ` + "`" + `$skus` + "`" + `) or the caller (` + "`" + `$sub` + "`" + `);
 elsewhere a JSON field of the parent's upstream record (` + "`" + `customer_id` + "`" + `, ` + "`" + `sku` + "`" + `,
-` + "`" + `id` + "`" + `). A field that selects only the key of the fetched type (` + "`" + `customer { id }` + "`" + `)
-costs no call.
+` + "`" + `id` + "`" + `). ` + "`" + `trustKey` + "`" + `: the key always names an existing record, so a selection
+of nothing but the fetched type's key (` + "`" + `customer { id }` + "`" + `) costs no call.
 """
-directive @fetch(call: String!, key: String!) on FIELD_DEFINITION
+directive @fetch(call: String!, key: String!, trustKey: Boolean = false) on FIELD_DEFINITION
 
 """
 The field's objects are held by the parent's upstream record at this JSON
@@ -852,7 +853,7 @@ type Order
   id: ID!
   status: OrderStatus!
   placedAt: DateTime!
-  customer: Customer @fetch(call: "customers.byId", key: "customer_id")
+  customer: Customer @fetch(call: "customers.byId", key: "customer_id", trustKey: true)
   lines: [OrderLine!]! @from(path: "lines")
   "Sum over lines of quantity x unit price (the price paid, not today's price)."
   total: Money!

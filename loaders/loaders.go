@@ -115,6 +115,9 @@ type Options struct {
 	Trace *Trace
 	// Mode is ModePlanned unless a benchmark asks for a baseline.
 	Mode Mode
+	// Fields are the sparse field sets of the calls that take one, by call
+	// name (planner.Fields); a call without an entry asks for whole records.
+	Fields map[string][]string
 }
 
 // New returns the loaders of one request.
@@ -123,7 +126,7 @@ func New(c Clients, o Options) *Loaders {
 		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], o),
 		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], o),
 		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], o),
-		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog), one[*catalog.Product], o),
+		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog, o.Fields[ProductsBySKU]), one[*catalog.Product], o),
 		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], o),
 		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], o),
 		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], o),
@@ -181,11 +184,12 @@ func ordersByCustomer(c *orders.Client) BatchFunc[[]*orders.Order] {
 	}
 }
 
-func productsBySKU(c *catalog.Client) BatchFunc[*catalog.Product] {
+// productsBySKU asks the catalog for fields only (all fields when empty).
+func productsBySKU(c *catalog.Client, fields []string) BatchFunc[*catalog.Product] {
 	return byKey(
-		func(ctx context.Context, sku string) (*catalog.Product, error) { return c.Get(ctx, sku, nil) },
+		func(ctx context.Context, sku string) (*catalog.Product, error) { return c.Get(ctx, sku, fields) },
 		func(ctx context.Context, skus []string) (map[string]*catalog.Product, error) {
-			return c.BatchGet(ctx, skus, nil)
+			return c.BatchGet(ctx, skus, fields)
 		})
 }
 

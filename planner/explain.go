@@ -179,7 +179,7 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if h := e.p.hooks[typ+"."+f.Name]; h.Check != nil && h.Check(f.ArgumentMap(e.op.Variables)) != nil {
 				continue
 			}
-			if len(f.SelectionSet) > 0 && e.keyOnlySel(childType, f.SelectionSet) {
+			if rule.TrustKey && len(f.SelectionSet) > 0 && e.keyOnlySel(childType, f.SelectionSet) {
 				continue
 			}
 			waits := []*Step{rec}

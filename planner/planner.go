@@ -96,11 +96,15 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 	}
 }
 
-// KeyOnly reports whether the current field selects nothing but the key of
-// its entity type (and __typename): `customer { id }` needs no call.
+// KeyOnly reports whether the current field, declared with trustKey,
+// selects nothing but the key of its entity type (and __typename):
+// `Order.customer { id }` needs no call.
 func (p *Planner) KeyOnly(ctx context.Context) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Definition == nil {
+		return false
+	}
+	if r, ok := p.schema.Rule(fc.Object, fc.Field.Name); !ok || !r.TrustKey {
 		return false
 	}
 	w := p.walker(ctx)
@@ -193,7 +197,7 @@ func (w *walker) walk(typ string, sel ast.SelectionSet, nodes []node, m mode) {
 			if h := w.p.hooks[name]; h.Check != nil && h.Check(f.ArgumentMap(w.op.Variables)) != nil {
 				continue
 			}
-			if len(f.SelectionSet) > 0 && w.keyOnly(childType, f.SelectionSet) {
+			if rule.TrustKey && len(f.SelectionSet) > 0 && w.keyOnly(childType, f.SelectionSet) {
 				continue
 			}
 			var keys []string

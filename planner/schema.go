@@ -23,6 +23,9 @@ type Rule struct {
 	// Key is the @fetch key: "$arg" or "$sub" on root fields, elsewhere a
 	// JSON path into the parent's upstream record.
 	Key string
+	// TrustKey: the key always names an existing record, so a selection of
+	// nothing but the fetched type's key costs no call.
+	TrustKey bool
 	// From is the @from path of objects the parent's record holds; HasFrom
 	// tells an empty path (the record itself) from no declaration.
 	From    string
@@ -37,6 +40,9 @@ type Entity struct {
 	Key string
 	// Call is the call that fetches records of this type by Key.
 	Call string
+	// Sparse: Call takes a sparse field set, so it asks for the record
+	// fields the operation selects.
+	Sparse bool
 }
 
 // Schema is the mapping read from the schema's directives.
@@ -72,7 +78,7 @@ func LoadSchema(calls []string, sources ...*ast.Source) (*Schema, error) {
 			continue
 		}
 		if d := def.Directives.ForName("entity"); d != nil {
-			e := Entity{Service: argString(d, "service"), Key: argString(d, "key"), Call: argString(d, "call")}
+			e := Entity{Service: argString(d, "service"), Key: argString(d, "key"), Call: argString(d, "call"), Sparse: argString(d, "sparse") == "true"}
 			if e.Call != "" && !slices.Contains(calls, e.Call) {
 				return nil, fmt.Errorf("load schema: %s: @entity names unknown call %q", def.Name, e.Call)
 			}
@@ -81,7 +87,7 @@ func LoadSchema(calls []string, sources ...*ast.Source) (*Schema, error) {
 		for _, f := range def.Fields {
 			var r Rule
 			if d := f.Directives.ForName("fetch"); d != nil {
-				r.Call, r.Key = argString(d, "call"), argString(d, "key")
+				r.Call, r.Key, r.TrustKey = argString(d, "call"), argString(d, "key"), argString(d, "trustKey") == "true"
 				if r.Call != "catalog.search" && !slices.Contains(calls, r.Call) {
 					return nil, fmt.Errorf("load schema: %s.%s: @fetch names unknown call %q", def.Name, f.Name, r.Call)
 				}

@@ -79,23 +79,26 @@ func mapOrder(o *orders.Order) (*model.Order, error) {
 	return m, nil
 }
 
+// mapProduct maps a catalog record, which may be sparse: it holds only the
+// fields the operation selects, so an absent price is an error only where
+// the price is read.
 func mapProduct(p *catalog.Product) (*model.Product, error) {
+	tags := p.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	m := &model.Product{SKU: p.SKU, Title: p.Title, Description: p.Description, Tags: tags}
 	cents, err := parseCents(p.Price.Amount)
 	if err != nil {
-		return nil, badRecord("catalog", "map product", err)
+		m.PriceErr = badRecord("catalog", "map product", err)
+		return m, nil
 	}
 	cur := strings.ToUpper(p.Price.Currency)
 	if cur == "" {
 		cur = "EUR"
 	}
-	tags := p.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	return &model.Product{
-		SKU: p.SKU, Title: p.Title, Description: p.Description,
-		Price: model.Money{Cents: cents, Currency: cur}, Tags: tags,
-	}, nil
+	m.PriceMoney = model.Money{Cents: cents, Currency: cur}
+	return m, nil
 }
 
 var errBadAmount = errors.New("not a decimal amount with at most two places")

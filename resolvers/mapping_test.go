@@ -155,8 +155,8 @@ func TestMapProduct(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Price.Cents != tt.cents || p.Price.Currency != "EUR" {
-				t.Errorf("price = %+v", p.Price)
+			if price, err := p.Price(); err != nil || price.Cents != tt.cents || price.Currency != "EUR" {
+				t.Errorf("price = %+v, %v", price, err)
 			}
 			if len(p.Tags) != len(tt.tags) || p.Tags == nil {
 				t.Errorf("tags = %#v, want %#v", p.Tags, tt.tags)
@@ -166,8 +166,16 @@ func TestMapProduct(t *testing.T) {
 			}
 		})
 	}
-	if _, err := mapProduct(&catalog.Product{Price: catalog.Price{Amount: "1,50"}}); !errors.Is(err, upstream.ErrBadResponse) {
+	p, err := mapProduct(&catalog.Product{Price: catalog.Price{Amount: "1,50"}})
+	if err != nil {
+		t.Fatalf("a bad price fails only where it is read: %v", err)
+	}
+	if _, err := p.Price(); !errors.Is(err, upstream.ErrBadResponse) || upstream.ServiceOf(err) != "catalog" {
 		t.Errorf("bad price: got %v", err)
+	}
+	p, _ = mapProduct(&catalog.Product{SKU: "S", Title: "t"})
+	if _, err := p.Price(); !errors.Is(err, upstream.ErrBadResponse) {
+		t.Errorf("a price absent from the record: got %v", err)
 	}
 }
 

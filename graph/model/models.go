@@ -41,8 +41,18 @@ type Product struct {
 	SKU         string
 	Title       string
 	Description *string
-	Price       Money
 	Tags        []string
+	// PriceMoney is the price; PriceErr says why the record's price was
+	// unusable. The catalog is asked only for the fields an operation
+	// selects, so a price is checked only where it is read.
+	PriceMoney Money
+	PriceErr   error
+}
+
+// Price is the product's price, or the reason the catalog's price is
+// unusable.
+func (p *Product) Price() (Money, error) {
+	return p.PriceMoney, p.PriceErr
 }
 
 // Shipment is the shipment of one order (shipping service).
