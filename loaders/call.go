@@ -3,6 +3,8 @@ package loaders
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -97,10 +99,21 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 	}
 	go func() {
 		var res []*dataloader.Result[V]
+		// The answers are always published, even when then panics.
+		defer func() {
+			if len(missing) > 0 {
+				settle(res)
+			}
+		}()
 		if len(missing) > 0 {
 			res = c.run(ctx, missing)
 		}
 		if then != nil {
+			defer func() {
+				if p := recover(); p != nil {
+					slog.ErrorContext(ctx, "planner continuation panicked; its calls fall back to resolver loads", "call", c.name, "panic", fmt.Sprint(p))
+				}
+			}()
 			// Keys claimed by an earlier batch are read from its thunks;
 			// ours are known now, before they are published.
 			own := make(map[string]*dataloader.Result[V], len(missing))
@@ -126,9 +139,6 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 			}
 			then(groups)
 		}
-		if len(missing) > 0 {
-			settle(res)
-		}
 	}()
 }
 
@@ -149,9 +159,21 @@ func (c *Call[V]) loadEach(ctx context.Context, keys []string) ([]V, []error) {
 	return vals, errs
 }
 
-func (c *Call[V]) run(ctx context.Context, keys []string) []*dataloader.Result[V] {
+func (c *Call[V]) run(ctx context.Context, keys []string) (res []*dataloader.Result[V]) {
 	end := c.trace.begin(c.name, len(keys))
-	res := c.batch(ctx, keys)
+	defer func() {
+		// A batch function that panics fails its keys, never the process.
+		if p := recover(); p != nil {
+			slog.ErrorContext(ctx, "batch function panicked", "call", c.name, "panic", fmt.Sprint(p))
+			err := fmt.Errorf("%s: batch failed: %w", c.name, errBatchPanic)
+			res = make([]*dataloader.Result[V], len(keys))
+			for i := range res {
+				res[i] = &dataloader.Result[V]{Error: err}
+			}
+			end(len(keys), 0)
+		}
+	}()
+	res = c.batch(ctx, keys)
 	failed, notFound := 0, 0
 	for _, r := range res {
 		switch {

@@ -29,7 +29,10 @@ const maxBatch = 100
 // recentOrderCount all read this one list.
 const OrdersPerCustomer = 100
 
-var errBatchShort = errors.New("batch returned fewer results than keys")
+var (
+	errBatchShort = errors.New("batch returned fewer results than keys")
+	errBatchPanic = errors.New("batch function panicked")
+)
 
 // Names of the calls, as schema/ declares them in @fetch(call: ...).
 const (
@@ -212,7 +215,12 @@ func shipmentByOrder(c *shipping.Client) BatchFunc[*shipping.Shipment] {
 		done := make(chan struct{}, len(keys))
 		for i, k := range keys {
 			go func() {
-				defer func() { done <- struct{}{} }()
+				defer func() {
+					if p := recover(); p != nil {
+						res[i] = &dataloader.Result[*shipping.Shipment]{Error: fmt.Errorf("shipping.byOrder %s: %w", k, errBatchPanic)}
+					}
+					done <- struct{}{}
+				}()
 				s, err := c.ByOrder(ctx, k)
 				res[i] = &dataloader.Result[*shipping.Shipment]{Data: s, Error: err}
 			}()
