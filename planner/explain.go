@@ -66,6 +66,13 @@ const fixedListSize = 10
 // which ones wait for which, and which fields each serves. It makes no
 // upstream call.
 func (p *Planner) Explain(op *graphql.OperationContext) *Plan {
+	if op == nil || op.Operation == nil {
+		return &Plan{Steps: []*Step{}}
+	}
+	return p.compiled(op).explain
+}
+
+func (p *Planner) explain(op *graphql.OperationContext) *Plan {
 	e := &explainer{p: p, op: op, at: map[string]*Step{}}
 	if op == nil || op.Operation == nil {
 		return &Plan{Steps: []*Step{}}

@@ -15,6 +15,13 @@ import (
 // the rest asks for the smallest field, to learn only whether the record
 // exists.
 func (p *Planner) Fields(op *graphql.OperationContext) map[string][]string {
+	if p.Off || op == nil || op.Operation == nil {
+		return nil
+	}
+	return p.compiled(op).fields
+}
+
+func (p *Planner) fields(op *graphql.OperationContext) map[string][]string {
 	if op == nil || op.Operation == nil {
 		return nil
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/tutti-gw/tutti/loaders"
 )
@@ -25,6 +25,7 @@ type Hook struct {
 type Planner struct {
 	schema *Schema
 	hooks  map[string]Hook
+	cache  *lru.Cache[string, *compiled]
 	// Off makes Root and Below do nothing and KeyOnly answer false: the
 	// benchmarks' baselines without planning.
 	Off bool
@@ -32,7 +33,7 @@ type Planner struct {
 
 // New returns a planner over s; hooks are keyed "Type.field".
 func New(s *Schema, hooks map[string]Hook) *Planner {
-	return &Planner{schema: s, hooks: hooks}
+	return &Planner{schema: s, hooks: hooks, cache: newPlanCache()}
 }
 
 // Schema returns the mapping the planner follows.
@@ -58,41 +59,32 @@ type node struct {
 	key string
 }
 
-type walker struct {
-	p     *Planner
-	ctx   context.Context
-	op    *graphql.OperationContext
-	loads *loaders.Loaders
-}
-
 // Root starts every call the current root field needs, given the keys of
 // its own @fetch call (resolved by the resolver from arguments or the
 // caller). It returns at once; resolvers read the answers from the loaders.
 func (p *Planner) Root(ctx context.Context, keys []string) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
+	if fc == nil || fc.Field.Field == nil {
 		return
 	}
-	rule, ok := p.schema.Rule(fc.Object, fc.Field.Name)
-	if !ok || rule.Call == "" {
-		return
+	if x := p.exec(ctx); x != nil {
+		if f := x.plan.roots[fc.Field.Field]; f != nil {
+			x.fetch(f, keys)
+		}
 	}
-	w := p.walker(ctx)
-	if w == nil {
-		return
-	}
-	w.fetch(rule.Call, fc.Object+"."+fc.Field.Name, fc.Field.Definition.Type.Name(), fc.Field.Field, keys)
 }
 
 // Below starts every call below the current field, whose own record the
 // resolver fetched itself (a search page, say).
 func (p *Planner) Below(ctx context.Context, rec any) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
+	if fc == nil || fc.Field.Field == nil {
 		return
 	}
-	if w := p.walker(ctx); w != nil {
-		w.walk(fc.Field.Definition.Type.Name(), fc.Field.Selections, []node{{rec: rec}}, all)
+	if x := p.exec(ctx); x != nil {
+		if f := x.plan.roots[fc.Field.Field]; f != nil && f.child != nil {
+			x.walk(f.child, []node{{rec: rec}}, all)
+		}
 	}
 }
 
@@ -101,171 +93,100 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 // `Order.customer { id }` needs no call.
 func (p *Planner) KeyOnly(ctx context.Context) bool {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil {
+	if p.Off || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
 		return false
 	}
-	if r, ok := p.schema.Rule(fc.Object, fc.Field.Name); !ok || !r.TrustKey {
-		return false
-	}
-	w := p.walker(ctx)
-	if w == nil {
-		return false
-	}
-	return w.keyOnly(fc.Field.Definition.Type.Name(), fc.Field.Selections)
+	return p.compiled(graphql.GetOperationContext(ctx)).keyOnly[fc.Field.Field]
 }
 
-func (p *Planner) walker(ctx context.Context) *walker {
+// execution is one request's run of a compiled plan.
+type execution struct {
+	ctx   context.Context
+	plan  *compiled
+	loads *loaders.Loaders
+}
+
+func (p *Planner) exec(ctx context.Context) *execution {
 	if p.Off || !graphql.HasOperationContext(ctx) {
 		return nil
 	}
-	return &walker{p: p, ctx: ctx, op: graphql.GetOperationContext(ctx), loads: loaders.From(ctx)}
+	return &execution{ctx: ctx, plan: p.compiled(graphql.GetOperationContext(ctx)), loads: loaders.From(ctx)}
 }
 
-// fetch starts call for keys and walks field's selection on the records it
-// will return: at once for what the keys alone decide, and again when the
-// records arrive for the rest.
-func (w *walker) fetch(call, fieldName, childType string, field *ast.Field, keys []string) {
-	c := w.loads.Call(call)
+// fetch starts f's call for keys and walks f's selection on the records it
+// will return: at once for what the keys alone decide, and, before the
+// records are published, for the rest.
+func (x *execution) fetch(f *fetchStep, keys []string) {
+	c := x.loads.Call(f.call)
 	if c == nil || len(keys) == 0 {
 		return
 	}
 	keys = distinct(keys)
-	sel := field.SelectionSet
-	isEntity, byKey := false, false
-	if _, ok := w.p.schema.Entity(childType); ok {
-		isEntity, byKey = true, w.entityKeyOfCall(childType, call)
-	}
 	var then func([][]any)
-	if len(sel) > 0 && w.needsRecords(childType, sel) {
+	if f.child != nil && f.child.needsRecords {
 		next := all
-		if byKey {
+		if f.byKey {
 			next = rest
 		}
-		hook := w.p.hooks[fieldName]
-		args := field.ArgumentMap(w.op.Variables)
 		then = func(groups [][]any) {
 			var nodes []node
 			for _, g := range groups {
-				if hook.Select != nil {
-					g = hook.Select(args, g)
+				if f.hook.Select != nil {
+					g = f.hook.Select(f.args, g)
 				}
 				for _, rec := range g {
-					nodes = append(nodes, node{rec: rec, key: w.keyOf(childType, rec)})
+					nodes = append(nodes, node{rec: rec, key: f.child.keyOf(rec)})
 				}
 			}
 			if len(nodes) > 0 {
-				w.walk(childType, sel, nodes, next)
+				x.walk(f.child, nodes, next)
 			}
 		}
 	}
-	c.Prefetch(w.ctx, keys, then)
-	if isEntity && byKey && len(sel) > 0 {
+	c.Prefetch(x.ctx, keys, then)
+	if f.byKey && f.child != nil {
 		stubs := make([]node, len(keys))
 		for i, k := range keys {
 			stubs[i] = node{key: k}
 		}
-		w.walk(childType, sel, stubs, keysOnly)
+		x.walk(f.child, stubs, keysOnly)
 	}
 }
 
-// entityKeyOfCall reports whether call's keys are the entity keys of typ
-// (its @entity names call), so that a record's key is known before the
-// record: customers.byId keys are Customer ids; orders.byCustomer keys are
-// not Order ids.
-func (w *walker) entityKeyOfCall(typ, call string) bool {
-	ent, ok := w.p.schema.Entity(typ)
-	return ok && ent.Call == call
-}
-
-// walk starts the calls that the fields of sel, on objects of type typ,
-// need for nodes.
-func (w *walker) walk(typ string, sel ast.SelectionSet, nodes []node, m mode) {
-	ent, isEntity := w.p.schema.Entity(typ)
-	for _, f := range graphql.CollectFields(w.op, sel, []string{typ}) {
-		rule, ok := w.p.schema.Rule(typ, f.Name)
-		if !ok || f.Definition == nil {
+// walk starts the calls that shape s needs for nodes.
+func (x *execution) walk(s *shape, nodes []node, m mode) {
+	for _, f := range s.fetches {
+		if (m == keysOnly && !f.byEntityKey) || (m == rest && f.byEntityKey) {
 			continue
 		}
-		childType := f.Definition.Type.Name()
-		switch {
-		case rule.Call != "":
-			byEntityKey := isEntity && ent.Key != "" && rule.Key == ent.Key
-			if (m == keysOnly && !byEntityKey) || (m == rest && byEntityKey) {
+		var keys []string
+		for _, n := range nodes {
+			if f.byEntityKey && n.key != "" {
+				keys = append(keys, n.key)
 				continue
 			}
-			name := typ + "." + f.Name
-			if h := w.p.hooks[name]; h.Check != nil && h.Check(f.ArgumentMap(w.op.Variables)) != nil {
-				continue
-			}
-			if rule.TrustKey && len(f.SelectionSet) > 0 && w.keyOnly(childType, f.SelectionSet) {
-				continue
-			}
-			var keys []string
-			for _, n := range nodes {
-				if byEntityKey && n.key != "" {
-					keys = append(keys, n.key)
-					continue
-				}
-				for _, v := range values(n.rec, rule.Key) {
-					if s := keyString(v); s != "" {
-						keys = append(keys, s)
-					}
+			for _, v := range values(n.rec, f.key) {
+				if k := keyString(v); k != "" {
+					keys = append(keys, k)
 				}
 			}
-			w.fetch(rule.Call, name, childType, f.Field, keys)
-		case rule.HasFrom && m != keysOnly:
-			var children []node
-			for _, n := range nodes {
-				for _, v := range values(n.rec, rule.From) {
-					children = append(children, node{rec: v, key: w.keyOf(childType, v)})
-				}
+		}
+		x.fetch(f, keys)
+	}
+	if m == keysOnly {
+		return
+	}
+	for _, n := range s.nested {
+		var children []node
+		for _, p := range nodes {
+			for _, v := range values(p.rec, n.from) {
+				children = append(children, node{rec: v, key: n.child.keyOf(v)})
 			}
-			if len(children) > 0 {
-				w.walk(childType, f.SelectionSet, children, all)
-			}
+		}
+		if len(children) > 0 {
+			x.walk(n.child, children, all)
 		}
 	}
-}
-
-// needsRecords reports whether a field of sel needs the records of typ
-// (anything but the calls keyed by the entity key).
-func (w *walker) needsRecords(typ string, sel ast.SelectionSet) bool {
-	ent, isEntity := w.p.schema.Entity(typ)
-	for _, f := range graphql.CollectFields(w.op, sel, []string{typ}) {
-		rule, ok := w.p.schema.Rule(typ, f.Name)
-		if !ok {
-			continue
-		}
-		if rule.HasFrom || (rule.Call != "" && !(isEntity && ent.Key != "" && rule.Key == ent.Key)) {
-			return true
-		}
-	}
-	return false
-}
-
-// keyOnly reports whether sel, on typ, selects only the entity key.
-func (w *walker) keyOnly(typ string, sel ast.SelectionSet) bool {
-	ent, ok := w.p.schema.Entity(typ)
-	if !ok || ent.Key == "" {
-		return false
-	}
-	for _, f := range graphql.CollectFields(w.op, sel, []string{typ}) {
-		if f.Name != ent.Key && f.Name != "__typename" {
-			return false
-		}
-	}
-	return true
-}
-
-func (w *walker) keyOf(typ string, rec any) string {
-	ent, ok := w.p.schema.Entity(typ)
-	if !ok || ent.Key == "" {
-		return ""
-	}
-	for _, v := range values(rec, ent.Key) {
-		return keyString(v)
-	}
-	return ""
 }
 
 func keyString(v any) string {

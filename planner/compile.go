@@ -1,0 +1,181 @@
+package planner
+
+import (
+	"encoding/json"
+
+	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// compiled is an operation's plan, worked out once per document, operation
+// name and variables and then run for every request that sends them: which
+// calls each field starts, where their keys come from, what the records
+// below them need. Running it costs no selection-set work.
+type compiled struct {
+	// roots are the root fields that make a call, by their AST field.
+	roots map[*ast.Field]*fetchStep
+	// keyOnly holds the trustKey fields that select only their key.
+	keyOnly map[*ast.Field]bool
+	// fields are the sparse field sets, by call.
+	fields map[string][]string
+	// explain is the plan in REST terms.
+	explain *Plan
+}
+
+// shape is what one selection set on one type needs from its objects.
+type shape struct {
+	typ     string
+	entKey  string
+	fetches []*fetchStep
+	nested  []*nestStep
+	// needsRecords: something below needs more than the objects' keys.
+	needsRecords bool
+}
+
+// fetchStep is a field served by a call.
+type fetchStep struct {
+	call string
+	// key is the JSON path of the key in the parent's record.
+	key string
+	// byEntityKey: the key is the parent entity's own key, known before
+	// the parent's record.
+	byEntityKey bool
+	// byKey: the call's keys are the child entity's keys.
+	byKey bool
+	hook  Hook
+	args  map[string]any
+	child *shape // nil when the field has no selection
+}
+
+// nestStep is a field whose objects the parent's record holds.
+type nestStep struct {
+	from  string
+	child *shape
+}
+
+func (s *shape) keyOf(rec any) string {
+	if s.entKey == "" {
+		return ""
+	}
+	for _, v := range values(rec, s.entKey) {
+		return keyString(v)
+	}
+	return ""
+}
+
+// planCacheSize bounds the compiled plans kept (per process).
+const planCacheSize = 1000
+
+func newPlanCache() *lru.Cache[string, *compiled] {
+	c, err := lru.New[string, *compiled](planCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return c
+}
+
+// compiled returns the plan of op, compiling it on first use.
+func (p *Planner) compiled(op *graphql.OperationContext) *compiled {
+	key := planKey(op)
+	if c, ok := p.cache.Get(key); ok {
+		return c
+	}
+	c := p.compile(op)
+	p.cache.Add(key, c)
+	return c
+}
+
+// planKey identifies what a plan depends on: the document, the operation
+// and the variables (arguments and @skip/@include may come from them).
+func planKey(op *graphql.OperationContext) string {
+	vars, _ := json.Marshal(op.Variables) // maps marshal with sorted keys
+	return op.RawQuery + "\x00" + op.OperationName + "\x00" + string(vars)
+}
+
+func (p *Planner) compile(op *graphql.OperationContext) *compiled {
+	c := &compiled{roots: map[*ast.Field]*fetchStep{}, keyOnly: map[*ast.Field]bool{}}
+	if op.Operation == nil {
+		return c
+	}
+	root := "Query"
+	if op.Operation.Operation == ast.Mutation {
+		root = "Mutation"
+	}
+	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{root}) {
+		rule, ok := p.schema.Rule(root, f.Name)
+		if !ok || rule.Call == "" || f.Definition == nil {
+			continue
+		}
+		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables)}
+		childType := f.Definition.Type.Name()
+		if ent, ok := p.schema.Entity(childType); ok && ent.Call == rule.Call {
+			step.byKey = true
+		}
+		if len(f.SelectionSet) > 0 {
+			step.child = p.shapeOf(op, c, childType, f.SelectionSet)
+		}
+		c.roots[f.Field] = step
+	}
+	c.fields = p.fields(op)
+	c.explain = p.explain(op)
+	return c
+}
+
+// shapeOf compiles what sel, on objects of typ, needs.
+func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string, sel ast.SelectionSet) *shape {
+	ent, isEntity := p.schema.Entity(typ)
+	s := &shape{typ: typ}
+	if isEntity {
+		s.entKey = ent.Key
+	}
+	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
+		rule, ok := p.schema.Rule(typ, f.Name)
+		if !ok || f.Definition == nil {
+			continue
+		}
+		childType := f.Definition.Type.Name()
+		switch {
+		case rule.Call != "":
+			args := f.ArgumentMap(op.Variables)
+			h := p.hooks[typ+"."+f.Name]
+			if h.Check != nil && h.Check(args) != nil {
+				continue
+			}
+			if rule.TrustKey && len(f.SelectionSet) > 0 && p.keyOnlySel(op, childType, f.SelectionSet) {
+				c.keyOnly[f.Field] = true
+				continue
+			}
+			step := &fetchStep{call: rule.Call, key: rule.Key, hook: h, args: args,
+				byEntityKey: isEntity && ent.Key != "" && rule.Key == ent.Key}
+			if ce, ok := p.schema.Entity(childType); ok && ce.Call == rule.Call {
+				step.byKey = true
+			}
+			if len(f.SelectionSet) > 0 {
+				step.child = p.shapeOf(op, c, childType, f.SelectionSet)
+			}
+			if !step.byEntityKey {
+				s.needsRecords = true
+			}
+			s.fetches = append(s.fetches, step)
+		case rule.HasFrom && len(f.SelectionSet) > 0:
+			s.nested = append(s.nested, &nestStep{from: rule.From, child: p.shapeOf(op, c, childType, f.SelectionSet)})
+			s.needsRecords = true
+		}
+	}
+	return s
+}
+
+// keyOnlySel reports whether sel, on typ, selects only the entity key.
+func (p *Planner) keyOnlySel(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
+	ent, ok := p.schema.Entity(typ)
+	if !ok || ent.Key == "" {
+		return false
+	}
+	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
+		if f.Name != ent.Key && f.Name != "__typename" {
+			return false
+		}
+	}
+	return true
+}
