@@ -122,6 +122,9 @@ func (e *Extension) checkText(query, opName string, vars map[string]any, varsKno
 		}
 		return nil
 	}
+	if err := repeatsError(doc); err != nil {
+		return err
+	}
 	var op *ast.OperationDefinition
 	if varsKnown || len(doc.Operations) == 1 {
 		op = doc.Operations.ForName(opName)
@@ -176,4 +179,51 @@ func cutLast(s string, sep byte) (before, after string, ok bool) {
 		}
 	}
 	return s, "", false
+}
+
+// MaxRepeats is the most selections with the same response name (or spreads
+// of the same fragment) that one selection set may hold as written. The
+// contract sets no such limit, but GraphQL validation compares such
+// selections pairwise: 15 000 copies of `id` pass every limit of the spec
+// and then take tens of seconds to validate. No real query comes near it.
+const MaxRepeats = 100
+
+// repeatsError refuses a document with a selection set over MaxRepeats.
+func repeatsError(doc *ast.QueryDocument) *gqlerror.Error {
+	var worst string
+	most := 0
+	var visit func(ast.SelectionSet)
+	visit = func(set ast.SelectionSet) {
+		counts := map[string]int{}
+		for _, sel := range set {
+			var key string
+			switch s := sel.(type) {
+			case *ast.Field:
+				key = s.Alias
+				if key == "" {
+					key = s.Name
+				}
+				visit(s.SelectionSet)
+			case *ast.FragmentSpread:
+				key = "..." + s.Name
+			case *ast.InlineFragment:
+				visit(s.SelectionSet)
+				continue
+			}
+			counts[key]++
+			if counts[key] > most {
+				most, worst = counts[key], key
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		visit(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		visit(f.SelectionSet)
+	}
+	if most > MaxRepeats {
+		return tooComplex("a selection set repeats %q %d times, over the limit of %d", worst, most, MaxRepeats)
+	}
+	return nil
 }

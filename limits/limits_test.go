@@ -414,3 +414,31 @@ func FuzzPreCheck(f *testing.F) {
 		_ = e.preCheck(q, "", map[string]any{"n": json.Number("-1e400")}, true)
 	})
 }
+
+func TestRepeatedSelectionsAreRefusedBeforeValidation(t *testing.T) {
+	ext := New(Options{})
+	ext.schema = shopSchema()
+	repeat := func(s string, n int) string { return strings.Repeat(s+" ", n) }
+	tests := []struct {
+		name  string
+		query string
+		bad   bool
+	}{
+		{"a hundred copies of one field pass", "{ me { " + repeat("id", 100) + "} a: me { " + repeat("name", 100) + "} }", false},
+		{"a hundred and one copies of one field are refused", "{ me { " + repeat("id", 101) + "} a: me { " + repeat("name", 100) + "} }", true},
+		{"thousands of copies under a cheap field are refused", "{ me { orders(first: 1) { " + repeat("id", 5000) + "} } }", true},
+		{"many spreads of one fragment are refused", "{ me { " + repeat("...F", 150) + "} } fragment F on Customer { id }", true},
+		{"sixty copies each of three fields pass", "{ me { " + repeat("id name email", 60) + "} }", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ext.PreCheck(tt.query)
+			if (err != nil) != tt.bad {
+				t.Fatalf("PreCheck = %v, want refused=%v", err, tt.bad)
+			}
+			if err != nil && !strings.Contains(err.Message, "repeats") {
+				t.Fatalf("message %q does not name the limit", err.Message)
+			}
+		})
+	}
+}
