@@ -122,14 +122,14 @@ func (e *Extension) checkText(query, opName string, vars map[string]any, varsKno
 		}
 		return nil
 	}
-	if err := repeatsError(doc); err != nil {
-		return err
-	}
 	var op *ast.OperationDefinition
 	if varsKnown || len(doc.Operations) == 1 {
 		op = doc.Operations.ForName(opName)
 	}
-	return checkParsed(e.schema, doc, op, vars, varsKnown, s.aliases, s.directives, e.o)
+	if err := checkParsed(e.schema, doc, op, vars, varsKnown, s.aliases, s.directives, e.o); err != nil {
+		return err
+	}
+	return repeatsError(doc)
 }
 
 // ValidateMultipliers reports the first rule of m whose "Type.field" key or
