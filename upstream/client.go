@@ -1,8 +1,13 @@
 // Package upstream is the shared machinery of the gateway's REST clients:
-// one Client per service (headers, deadlines, bounded retries with jittered
-// back-off, size limits, JSON decoding), one error type with sentinels, and
-// batch helpers. It knows HTTP and JSON only. The sub-packages hold one
-// service each: its wire types and typed methods (upstreams.md).
+// one Client per service (headers, deadlines per attempt and per call,
+// bounded retries with jittered back-off under a retry budget, a circuit
+// breaker, a bulkhead, size limits, JSON decoding, metrics), one error type
+// with sentinels, batch helpers, and PolicyFromEnv for the per-service
+// settings. It knows HTTP and JSON only. The sub-packages hold one service
+// each: its wire types and typed methods (upstreams.md).
+//
+// A Client holds its service's breaker, bulkhead and retry budget, so the
+// process makes one Client per service and shares it among all requests.
 //
 // Adding a service: a sub-package with a Service name constant, wire types
 // that match the service's JSON (pointers where null or absence means
@@ -17,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +32,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/semaphore"
 )
 
 // Call describes one upstream call for Do.
@@ -92,12 +101,18 @@ type ObservedCall struct {
 	Err      error // the *Error of this attempt, nil on success
 }
 
-// Client calls one service. It is safe for concurrent use.
+// Client calls one service. It is safe for concurrent use. Its circuit
+// breaker, bulkhead and retry budget are its own: make one Client per
+// service and share it.
 type Client struct {
-	o    Options
-	base string
-	hc   *http.Client
-	log  *slog.Logger
+	o      Options
+	base   string
+	hc     *http.Client
+	log    *slog.Logger
+	br     *breaker // nil when Options.Breaker.Disabled
+	slots  *semaphore.Weighted
+	budget *retryBudget
+	mx     *serviceMetrics // nil without Options.Metrics
 }
 
 // NewClient returns a client for one service; see Options for required
@@ -111,16 +126,37 @@ func NewClient(o Options) (*Client, error) {
 	hc := *o.HTTPClient // shares the transport; own redirect policy
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	hc.Timeout = 0
-	return &Client{
-		o:    o,
-		base: base,
-		hc:   &hc,
-		log:  o.Logger.With("service", o.Service),
-	}, nil
+	c := &Client{
+		o:      o,
+		base:   base,
+		hc:     &hc,
+		log:    o.Logger.With("service", o.Service),
+		slots:  semaphore.NewWeighted(int64(o.MaxConcurrent)),
+		budget: newRetryBudget(o.RetryBudget, time.Now()),
+	}
+	c.br = newBreaker(o.Service, o.Breaker, c.breakerChanged)
+	c.mx = o.Metrics.attach(c)
+	return c, nil
 }
 
 // Service returns the service name given in Options.
 func (c *Client) Service() string { return c.o.Service }
+
+// State returns the circuit breaker's state: StateClosed ("closed"),
+// StateHalfOpen ("half-open") or StateOpen ("open"); "closed" when the
+// breaker is disabled. For readiness checks and dashboards.
+func (c *Client) State() string { return stateName(c.br.state()) }
+
+// breakerChanged runs inside the breaker's lock: quick things only.
+func (c *Client) breakerChanged(from, to gobreaker.State) {
+	level := slog.LevelInfo
+	if to == gobreaker.StateOpen {
+		level = slog.LevelWarn
+	}
+	c.log.LogAttrs(context.Background(), level, "upstream circuit breaker "+stateName(to),
+		slog.String("from", stateName(from)), slog.String("to", stateName(to)))
+	c.mx.transition(to)
+}
 
 // Fail returns an *Error of this client's service, for failures a service
 // package finds in an answer Do accepted.
@@ -139,47 +175,107 @@ type outcome struct {
 // Do executes call: it sends X-Api-Key, X-Request-Id (from ctx, when set),
 // X-User-Id (from ctx, when Options.SendUserID and set), Accept and, with a
 // body, Content-Type; bounds each attempt by AttemptTimeout and the whole by
-// ctx; retries an Idempotent call on transport failures, 429, 500, 502, 503
-// and 504 up to MaxAttempts with jittered exponential back-off, honouring
-// Retry-After on 429 and 503 when it fits; and decodes a 2xx JSON body into
-// out (nil out: the body is discarded). Failures are *Error.
+// OverallTimeout and ctx; retries an Idempotent call on transport failures,
+// 429, 502, 503 and 504 up to MaxAttempts with jittered exponential
+// back-off while the RetryBudget allows, honouring Retry-After on 429 and
+// 503 when it fits; and decodes a 2xx JSON body into out (nil out: the body
+// is discarded). Failures are *Error.
+//
+// Before any request, Do fails at once with ErrCircuitOpen while the
+// breaker is open, and waits for a bulkhead slot (MaxConcurrent) no longer
+// than ctx and OverallTimeout allow, else fails with ErrBulkheadFull. A
+// retry the breaker refuses (it opened meanwhile) or the budget refuses
+// ends the call with the last attempt's error.
 func (c *Client) Do(ctx context.Context, call Call, out any) (Meta, error) {
+	start := time.Now()
+	meta, attempted, err := c.do(ctx, call, out)
+	c.mx.call(err, attempted, time.Since(start))
+	return meta, err
+}
+
+// do is Do; attempted reports whether a request was tried at all.
+func (c *Client) do(ctx context.Context, call Call, out any) (_ Meta, attempted bool, _ error) {
 	u, body, err := c.prepare(call)
 	if err != nil {
-		return Meta{}, err
+		return Meta{}, false, err
 	}
+	if ctx.Err() != nil {
+		return Meta{}, false, c.Fail(call.Op, 0, contextFailure(ctx))
+	}
+	if c.br.open() {
+		return Meta{}, false, c.circuitOpen(call)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, c.o.OverallTimeout, errOverallTimeout)
+	defer cancel()
+	if err := c.slots.Acquire(ctx, 1); err != nil {
+		return Meta{}, false, c.Fail(call.Op, 0, &failure{class: ErrUnavailable, detail: "bulkhead full",
+			causes: []error{ErrBulkheadFull, context.Cause(ctx)}})
+	}
+	c.mx.addInFlight(1)
+	defer func() {
+		c.slots.Release(1)
+		c.mx.addInFlight(-1)
+	}()
+
 	maxAttempts := 1
 	if call.Idempotent {
 		maxAttempts = c.o.MaxAttempts
 	}
+	var last outcome
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
-			return Meta{}, c.Fail(call.Op, 0, contextFailure(ctx))
+			return Meta{}, attempt > 1, c.Fail(call.Op, 0, contextFailure(ctx))
+		}
+		done, err := c.br.allow()
+		if err != nil {
+			if attempt == 1 {
+				return Meta{}, false, c.circuitOpen(call)
+			}
+			return last.meta, true, last.err
 		}
 		start := time.Now()
+		if attempt == 1 {
+			c.budget.deposit(start)
+		} else {
+			c.mx.retry()
+		}
 		oc := c.attempt(ctx, call, u, body, out)
+		done(verdict(errors.Is(ctx.Err(), context.Canceled), oc))
 		c.observe(call, u, attempt, start, oc)
 		if oc.err == nil {
 			if r := metaRecordFrom(ctx); r != nil {
 				r.add(oc.meta)
 			}
-			return oc.meta, nil
+			return oc.meta, true, nil
 		}
+		last = oc
 		if !oc.retry || attempt >= maxAttempts {
-			return oc.meta, oc.err
+			return oc.meta, true, oc.err
 		}
 		wait, ok := c.wait(ctx, attempt, oc.retryAfter)
 		if !ok {
-			return oc.meta, oc.err
+			return oc.meta, true, oc.err
+		}
+		if !c.budget.withdraw(time.Now()) {
+			c.mx.retryDenied()
+			c.log.LogAttrs(ctx, slog.LevelDebug, "upstream retry denied by the retry budget",
+				slog.String("op", call.Op), slog.Int("attempt", attempt),
+				slog.String("err", oc.err.Error()), slog.String("request_id", RequestID(ctx)))
+			return oc.meta, true, oc.err
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "upstream retry",
 			slog.String("op", call.Op), slog.Int("attempt", attempt),
 			slog.Int("status", oc.err.Status), slog.String("err", oc.err.Error()),
 			slog.Duration("wait", wait), slog.String("request_id", RequestID(ctx)))
 		if !sleep(ctx, wait) {
-			return oc.meta, oc.err
+			return oc.meta, true, oc.err
 		}
 	}
+}
+
+// circuitOpen is the error of a call the breaker refused.
+func (c *Client) circuitOpen(call Call) *Error {
+	return c.Fail(call.Op, 0, &failure{class: ErrUnavailable, detail: "circuit open", causes: []error{ErrCircuitOpen}})
 }
 
 // prepare builds the URL and encodes the body once for all attempts.
@@ -279,8 +375,11 @@ func (c *Client) attempt(ctx context.Context, call Call, u *url.URL, body []byte
 		oc.err = c.Fail(call.Op, st, ErrNotFound)
 	case st == http.StatusTooManyRequests || st >= 500:
 		oc.err = c.Fail(call.Op, st, ErrUnavailable)
+		// A 500 is not retried: it is the service's own fault, most often
+		// one the same request meets again, and retrying it would only
+		// multiply the load on a service already failing.
 		switch st {
-		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		case http.StatusTooManyRequests, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			oc.retry = true
 		}
@@ -411,7 +510,10 @@ func contextFailure(ctx context.Context) error {
 }
 
 func contextDetail(ctx context.Context) string {
-	if ctx.Err() == context.DeadlineExceeded {
+	switch {
+	case errors.Is(context.Cause(ctx), errOverallTimeout):
+		return "overall timeout"
+	case ctx.Err() == context.DeadlineExceeded:
 		return "deadline exceeded"
 	}
 	return "canceled"

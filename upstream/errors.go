@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -10,6 +12,8 @@ import (
 // ErrNotFound, ErrUnavailable and ErrBadResponse, or a sentinel of a service
 // package that stands for an answer the contract gives meaning to (for
 // example orders.ErrInvalidTransition), so callers branch with errors.Is.
+// ErrCircuitOpen, ErrBulkheadFull and ErrOutcomeUnknown refine
+// ErrUnavailable: they come with it, never instead of it.
 var (
 	// ErrNotFound is a 404 answer on a call that addresses one entity.
 	// Callers usually turn it into null.
@@ -31,10 +35,37 @@ var (
 	// answered with a status.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
 
+	// ErrCircuitOpen is found, next to ErrUnavailable, in the error of a
+	// call that the client refused without asking the service: its circuit
+	// breaker is open (or half-open with every probe already out). It is an
+	// ErrUnavailable itself: errors.Is(ErrCircuitOpen, ErrUnavailable).
+	// Nothing was sent.
+	ErrCircuitOpen error = &subclass{msg: "circuit open", parent: ErrUnavailable}
+
+	// ErrBulkheadFull is found, next to ErrUnavailable, in the error of a
+	// call that waited for one of the service's Options.MaxConcurrent slots
+	// until its ctx or overall deadline ended. It is an ErrUnavailable
+	// itself. Nothing was sent.
+	ErrBulkheadFull error = &subclass{msg: "bulkhead full", parent: ErrUnavailable}
+
 	// errInvalidCall marks a call Do could not even build (a bug in the
 	// caller, not an upstream failure).
 	errInvalidCall = errors.New("invalid call")
+
+	// errOverallTimeout is the cause of the context Do bounds a whole call
+	// with (Options.OverallTimeout). It is a context.DeadlineExceeded.
+	errOverallTimeout = fmt.Errorf("overall timeout: %w", context.DeadlineExceeded)
 )
+
+// subclass is a sentinel that is also another: ErrCircuitOpen is an
+// ErrUnavailable.
+type subclass struct {
+	msg    string
+	parent error
+}
+
+func (s *subclass) Error() string { return s.msg }
+func (s *subclass) Unwrap() error { return s.parent }
 
 // Error is every failure of an upstream call.
 //

@@ -127,3 +127,61 @@ func FuzzDescribeJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestRetryBudgetWindow(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	// A reserve of 1 retry every 100s: in these tests, one token at start.
+	newBudget := func() *retryBudget {
+		return newRetryBudget(RetryBudget{Ratio: 0.2, MinPerSecond: 0.01, Window: 10 * time.Second}, t0)
+	}
+	retries := func(b *retryBudget, now time.Time, n int) int {
+		got := 0
+		for range n {
+			if b.withdraw(now) {
+				got++
+			}
+		}
+		return got
+	}
+
+	t.Run("retries stay within the ratio of calls, plus the reserve", func(t *testing.T) {
+		b := newBudget()
+		for range 100 {
+			b.deposit(t0)
+		}
+		if got := retries(b, t0, 1000); got != 20+1 {
+			t.Errorf("%d retries after 100 calls, want 20 + 1 from the reserve", got)
+		}
+	})
+	t.Run("calls slide out of the window, and so does their allowance", func(t *testing.T) {
+		b := newBudget()
+		for range 100 {
+			b.deposit(t0)
+		}
+		if got := retries(b, t0, 20); got != 20 {
+			t.Fatalf("%d retries, want 20", got)
+		}
+		// 5s on, the same calls and retries are still in the window.
+		if got := retries(b, t0.Add(5*time.Second), 5); got != 1 {
+			t.Errorf("%d retries 5s on, want only the reserve's 1", got)
+		}
+		// 16s on, everything slid out: no calls, so no share.
+		later := t0.Add(16 * time.Second)
+		if got := retries(b, later, 5); got != 0 {
+			t.Errorf("%d retries 16s on with no calls, want 0", got)
+		}
+		for range 50 {
+			b.deposit(later)
+		}
+		if got := retries(b, later, 50); got != 10 {
+			t.Errorf("%d retries after 50 fresh calls, want 10", got)
+		}
+	})
+	t.Run("a low-traffic service can still retry from the reserve", func(t *testing.T) {
+		b := newRetryBudget(RetryBudget{Ratio: 0.2, MinPerSecond: 10, Window: 10 * time.Second}, t0)
+		b.deposit(t0)
+		if got := retries(b, t0, 2); got != 2 {
+			t.Errorf("%d retries of 1 call, want 2 from the reserve", got)
+		}
+	})
+}

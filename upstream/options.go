@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,13 +34,38 @@ type Options struct {
 	// Default: a client on a NewTransport of its own.
 	HTTPClient *http.Client
 
-	// AttemptTimeout bounds one attempt, response body included; ctx's
-	// deadline bounds the whole call. Default 2s.
+	// AttemptTimeout bounds one attempt, response body included. Default 2s.
 	AttemptTimeout time.Duration
 
+	// OverallTimeout bounds a whole call: the wait for a bulkhead slot,
+	// every attempt and the back-off between them. ctx's deadline, when
+	// earlier, wins; either way the caller's cancellation ends the call at
+	// once. Default 5s, or AttemptTimeout when that is longer, so that a
+	// default never cuts a configured attempt short.
+	OverallTimeout time.Duration
+
 	// MaxAttempts bounds the attempts of a call marked Idempotent
-	// (1 + retries). Other calls are made once. Default 3.
+	// (1 + retries). Other calls are made once. Only connection failures
+	// and 429, 502, 503 and 504 answers are retried, and only while the
+	// RetryBudget allows. Default 3.
 	MaxAttempts int
+
+	// RetryBudget caps the retries of all the client's calls together, so
+	// that retries add at most a set share of load to a service that is
+	// already failing. Zero fields take the defaults documented on
+	// RetryBudget.
+	RetryBudget RetryBudget
+
+	// Breaker configures the client's circuit breaker. Zero fields take the
+	// defaults documented on BreakerSettings.
+	Breaker BreakerSettings
+
+	// MaxConcurrent bounds the calls of this client in flight at once (the
+	// bulkhead), retries and back-off included, so that one slow service
+	// cannot hold every connection and goroutine. A call waits for a slot
+	// until its ctx or OverallTimeout ends, then fails with
+	// ErrBulkheadFull. Default 64.
+	MaxConcurrent int
 
 	// BaseBackoff is the back-off before the first retry; it doubles for
 	// each further retry up to MaxBackoff, and the wait is drawn uniformly
@@ -48,8 +74,10 @@ type Options struct {
 	MaxBackoff  time.Duration
 
 	// MaxRetryAfter is the longest Retry-After (on 429 and 503) a call waits
-	// for. A longer one, or one that ends after ctx's deadline, ends the call
-	// with ErrUnavailable at once rather than retrying early. Default 2s.
+	// for. A longer one, or one that ends after the call's deadline (ctx or
+	// OverallTimeout), ends the call with ErrUnavailable at once rather than
+	// retrying early. The retry after the wait needs the RetryBudget's
+	// leave like any other. Default 2s.
 	MaxRetryAfter time.Duration
 
 	// MaxBodyBytes bounds a response body (after decompression); a larger
@@ -67,8 +95,14 @@ type Options struct {
 
 	// Observer, when set, is called after every attempt (metrics, the
 	// explain output). It runs on the calling goroutine and must be quick
-	// and safe for concurrent use.
+	// and safe for concurrent use. Calls refused by the breaker or the
+	// bulkhead make no attempt and are not observed.
 	Observer func(ObservedCall)
+
+	// Metrics, when set, receives the client's Prometheus series under the
+	// label service=<Service> (see NewMetrics). One Metrics serves all the
+	// clients of a process, one Client per service.
+	Metrics *Metrics
 }
 
 // The defaults of Options.
@@ -79,6 +113,8 @@ const (
 	DefaultMaxBackoff     = 250 * time.Millisecond
 	DefaultMaxRetryAfter  = 2 * time.Second
 	DefaultMaxBodyBytes   = 8 << 20
+	DefaultOverallTimeout = 5 * time.Second
+	DefaultMaxConcurrent  = 64
 )
 
 // withDefaults returns o with every unset field filled in: the one place
@@ -90,8 +126,16 @@ func (o Options) withDefaults() Options {
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = DefaultAttemptTimeout
 	}
+	if o.OverallTimeout <= 0 {
+		o.OverallTimeout = max(DefaultOverallTimeout, o.AttemptTimeout)
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	o.RetryBudget = o.RetryBudget.withDefaults()
+	o.Breaker = o.Breaker.withDefaults()
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if o.BaseBackoff <= 0 {
 		o.BaseBackoff = DefaultBaseBackoff
@@ -144,6 +188,12 @@ func (o Options) validate() (string, error) {
 	}
 	if !validHeaderValue(o.APIKey) {
 		return fail("API key holds characters a header cannot carry")
+	}
+	if r := o.RetryBudget.Ratio; r > 1 || math.IsNaN(r) {
+		return fail("retry budget ratio must be at most 1 (0.2 lets retries add 20% to the load)")
+	}
+	if r := o.Breaker.FailureRatio; r > 1 || math.IsNaN(r) {
+		return fail("breaker failure ratio must be at most 1 (0.5 opens at half the attempts failing)")
 	}
 	return strings.TrimRight(o.BaseURL, "/"), nil
 }

@@ -21,9 +21,10 @@ const TemplateOrderConfirmation = "order_confirmation"
 // What a failed Send tells about the e-mail. Both come with
 // upstream.ErrUnavailable.
 var (
-	// ErrNotSent: the service answered 429 or 5xx, or the connection failed
-	// before the request was written. Nothing went out; the same e-mail may
-	// be tried again later.
+	// ErrNotSent: the service answered 429 or 5xx, the connection failed
+	// before the request was written, or the client refused the call
+	// (upstream.ErrCircuitOpen, upstream.ErrBulkheadFull). Nothing went
+	// out; the same e-mail may be tried again later.
 	ErrNotSent = errors.New("e-mail not sent")
 	// ErrMaybeSent: the request was written but no usable answer came
 	// (timeout, reset). The e-mail may have gone out.

@@ -80,6 +80,22 @@ func TestSendTellsNotSentFromMaybeSent(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a call the open breaker refuses means not sent, and nothing goes out", func(t *testing.T) {
+		s := rectest.New(t, rectest.Status(503))
+		c := notifications.New(s.Client(t, notifications.Service, noUser, func(o *upstream.Options) {
+			o.Breaker = upstream.BreakerSettings{ConsecutiveFailures: 2, OpenDuration: time.Minute}
+		}))
+		for range 2 {
+			_, _ = c.Send(context.Background(), email)
+		}
+		_, err := c.Send(context.Background(), email)
+		if !errors.Is(err, upstream.ErrCircuitOpen) || !errors.Is(err, notifications.ErrNotSent) || errors.Is(err, notifications.ErrMaybeSent) {
+			t.Fatalf("err = %v, want ErrCircuitOpen and ErrNotSent", err)
+		}
+		if s.Count() != 2 {
+			t.Errorf("%d requests, want the 2 before the breaker opened", s.Count())
+		}
+	})
 	t.Run("a refused connection means not sent", func(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
