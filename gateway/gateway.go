@@ -96,14 +96,13 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	plan := planner.New(sch, resolvers.Hooks())
-	plan.Off = cfg.Mode != loaders.ModePlanned
 	res := &resolvers.Resolver{
-		Planner: plan,
 		Catalog: clients.Catalog,
 		Cursors: resolvers.NewCursors(sha256Key(cfg.CursorSecret)),
 		Now:     o.Now,
 	}
+	res.Planner = planner.New(sch, res.Hooks())
+	res.Planner.Off = cfg.Mode != loaders.ModePlanned
 	g.handler = g.routes(g.graphQL(res, clients))
 	return g, nil
 }
@@ -272,12 +271,14 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		}
 		switch planMode(op) {
 		case "dry-run":
-			plan := res.Planner.Explain(op)
+			plan := res.Planner.Explain(ctx, op)
 			return graphql.OneShot(&graphql.Response{Data: []byte("null"), Extensions: map[string]any{"plan": plan}})
 		case "explain":
 			lo.Trace = loaders.NewTrace()
-			plan := res.Planner.Explain(op)
-			handle := next(loaders.With(ctx, loaders.New(clients, lo)))
+			plan := res.Planner.Explain(ctx, op)
+			ctx = loaders.With(ctx, loaders.New(clients, lo))
+			res.Planner.Start(ctx)
+			handle := next(ctx)
 			return func(ctx context.Context) *graphql.Response {
 				resp := handle(ctx)
 				if resp == nil {
@@ -291,7 +292,9 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 				return resp
 			}
 		}
-		return next(loaders.With(ctx, loaders.New(clients, lo)))
+		ctx = loaders.With(ctx, loaders.New(clients, lo))
+		res.Planner.Start(ctx)
+		return next(ctx)
 	})
 	return srv
 }

@@ -67,6 +67,7 @@ type Loaders struct {
 	PaymentsByOrder  *Call[[]*payments.Payment]
 
 	byName map[string]Prefetcher
+	trace  *Trace
 }
 
 // Prefetcher is the untyped face of a Call that the planner drives.
@@ -134,11 +135,18 @@ func New(c Clients, o Options) *Loaders {
 		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], o),
 		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], o),
 	}
+	l.trace = o.Trace
 	l.byName = map[string]Prefetcher{}
 	for _, p := range []Prefetcher{l.CustomerByID, l.OrderByID, l.OrdersByCustomer, l.ProductBySKU, l.StockBySKU, l.ShipmentByOrder, l.PaymentsByOrder} {
 		l.byName[p.Name()] = p
 	}
 	return l
+}
+
+// Traced records, for the explain output, a call made outside the batch
+// calls (a search page); call the returned function when it ends.
+func (l *Loaders) Traced(call string, keys int) func(failed, notFound int) {
+	return l.trace.begin(call, keys)
 }
 
 // Call returns the call of that name, or nil.

@@ -13,14 +13,12 @@ import (
 // calls each field starts, where their keys come from, what the records
 // below them need. Running it costs no selection-set work.
 type compiled struct {
-	// roots are the root fields that make a call, by their AST field.
-	roots map[*ast.Field]*fetchStep
+	// roots are the root fields that make a call.
+	roots []*fetchStep
 	// keyOnly holds the trustKey fields that select only their key.
 	keyOnly map[*ast.Field]bool
 	// fields are the sparse field sets, by call.
 	fields map[string][]string
-	// explain is the plan in REST terms.
-	explain *Plan
 }
 
 // shape is what one selection set on one type needs from its objects.
@@ -46,6 +44,21 @@ type fetchStep struct {
 	hook  Hook
 	args  map[string]any
 	child *shape // nil when the field has no selection
+	// field is the root field's AST field (root steps only).
+	field *ast.Field
+}
+
+// continues reports whether the records of f's call start anything: the
+// calls below keyed by more than the child's own key, or, when the call's
+// keys are not the child's keys (orders by customer), any call below.
+func (f *fetchStep) continues() bool {
+	if f.child == nil {
+		return false
+	}
+	if f.byKey {
+		return f.child.needsRecords
+	}
+	return len(f.child.fetches) > 0 || len(f.child.nested) > 0
 }
 
 // nestStep is a field whose objects the parent's record holds.
@@ -94,7 +107,7 @@ func planKey(op *graphql.OperationContext) string {
 }
 
 func (p *Planner) compile(op *graphql.OperationContext) *compiled {
-	c := &compiled{roots: map[*ast.Field]*fetchStep{}, keyOnly: map[*ast.Field]bool{}}
+	c := &compiled{keyOnly: map[*ast.Field]bool{}}
 	if op.Operation == nil {
 		return c
 	}
@@ -107,18 +120,20 @@ func (p *Planner) compile(op *graphql.OperationContext) *compiled {
 		if !ok || rule.Call == "" || f.Definition == nil {
 			continue
 		}
-		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables)}
+		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables), field: f.Field}
+		if step.hook.Check != nil && step.hook.Check(step.args) != nil {
+			continue
+		}
 		childType := f.Definition.Type.Name()
 		if ent, ok := p.schema.Entity(childType); ok && ent.Call == rule.Call {
 			step.byKey = true
 		}
-		if len(f.SelectionSet) > 0 {
-			step.child = p.shapeOf(op, c, childType, f.SelectionSet)
+		if len(f.Selections) > 0 {
+			step.child = p.shapeOf(op, c, childType, f.Selections)
 		}
-		c.roots[f.Field] = step
+		c.roots = append(c.roots, step)
 	}
 	c.fields = p.fields(op)
-	c.explain = p.explain(op)
 	return c
 }
 
@@ -142,7 +157,7 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string,
 			if h.Check != nil && h.Check(args) != nil {
 				continue
 			}
-			if rule.TrustKey && len(f.SelectionSet) > 0 && p.keyOnlySel(op, childType, f.SelectionSet) {
+			if rule.TrustKey && len(f.Selections) > 0 && p.keyOnlySel(op, childType, f.Selections) {
 				c.keyOnly[f.Field] = true
 				continue
 			}
@@ -151,15 +166,15 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string,
 			if ce, ok := p.schema.Entity(childType); ok && ce.Call == rule.Call {
 				step.byKey = true
 			}
-			if len(f.SelectionSet) > 0 {
-				step.child = p.shapeOf(op, c, childType, f.SelectionSet)
+			if len(f.Selections) > 0 {
+				step.child = p.shapeOf(op, c, childType, f.Selections)
 			}
 			if !step.byEntityKey {
 				s.needsRecords = true
 			}
 			s.fetches = append(s.fetches, step)
-		case rule.HasFrom && len(f.SelectionSet) > 0:
-			s.nested = append(s.nested, &nestStep{from: rule.From, child: p.shapeOf(op, c, childType, f.SelectionSet)})
+		case rule.HasFrom && len(f.Selections) > 0:
+			s.nested = append(s.nested, &nestStep{from: rule.From, child: p.shapeOf(op, c, childType, f.Selections)})
 			s.needsRecords = true
 		}
 	}

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -62,18 +63,19 @@ var requests = map[string]struct {
 // (lines of an order), as the cost limit assumes it.
 const fixedListSize = 10
 
-// Explain returns the plan of the operation: the calls the planner starts,
-// which ones wait for which, and which fields each serves. It makes no
-// upstream call.
-func (p *Planner) Explain(op *graphql.OperationContext) *Plan {
+// Explain returns the plan of the operation for the caller in ctx: the
+// calls the planner starts, which ones wait for which, and which fields
+// each serves. It makes no upstream call, and is worked out anew on each
+// call (it is asked for by header, not on every request).
+func (p *Planner) Explain(ctx context.Context, op *graphql.OperationContext) *Plan {
 	if op == nil || op.Operation == nil {
 		return &Plan{Steps: []*Step{}}
 	}
-	return p.compiled(op).explain
+	return p.explain(ctx, op)
 }
 
-func (p *Planner) explain(op *graphql.OperationContext) *Plan {
-	e := &explainer{p: p, op: op, at: map[string]*Step{}}
+func (p *Planner) explain(ctx context.Context, op *graphql.OperationContext) *Plan {
+	e := &explainer{p: p, op: op, at: map[string]*Step{}, sources: map[*Step]map[string]int{}}
 	if op == nil || op.Operation == nil {
 		return &Plan{Steps: []*Step{}}
 	}
@@ -87,14 +89,21 @@ func (p *Planner) explain(op *graphql.OperationContext) *Plan {
 			continue
 		}
 		args := f.ArgumentMap(op.Variables)
+		h := p.hooks[root+"."+f.Name]
+		if h.Check != nil && h.Check(args) != nil {
+			continue
+		}
 		n := 1
-		if v, ok := args[strings.TrimPrefix(rule.Key, "$")].([]any); ok {
-			n = len(v)
+		if h.Keys != nil {
+			// The caller may not read this field: it makes no call.
+			if n = len(distinct(h.Keys(ctx, args))); n == 0 {
+				continue
+			}
 		}
 		if rule.Call == "catalog.search" {
 			n = intOf(args["first"], 20)
 		}
-		e.fetch(rule.Call, root+"."+f.Name, f.Definition.Type.Name(), f.Field, f.Alias, nil, n, "arguments ("+rule.Key+")")
+		e.fetch(rule.Call, root+"."+f.Name, f.Definition.Type.Name(), f.Field, f.Selections, f.Alias, nil, n, "arguments")
 	}
 	plan := &Plan{Steps: e.steps}
 	for _, s := range e.steps {
@@ -110,8 +119,9 @@ type explainer struct {
 	p     *Planner
 	op    *graphql.OperationContext
 	steps []*Step
-	// at merges the same call at the same point (same waits, same keys).
-	at map[string]*Step
+	// at merges the same call at the same point (same waits).
+	at      map[string]*Step
+	sources map[*Step]map[string]int
 }
 
 // step returns the step of call at the point after waits, with keys from
@@ -123,11 +133,25 @@ func (e *explainer) step(call string, waits []*Step, n int, where, path string) 
 		ids[i] = w.ID
 		depth = max(depth, w.Depth+1)
 	}
-	id := fmt.Sprint(call, ids, where)
+	id := fmt.Sprint(call, ids)
+	// Keys from one source (the same parent records) overlap, so a source
+	// counts with the most any of its fields asks for; sources add up (each
+	// root field is a source of its own).
+	source := where + " of " + path
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		source = where + " of " + path[:i]
+	}
 	if s, ok := e.at[id]; ok {
 		s.Fields = append(s.Fields, path)
-		s.MaxKeys = max(s.MaxKeys, n)
+		e.sources[s][source] = max(e.sources[s][source], n)
+		s.MaxKeys = 0
+		for _, v := range e.sources[s] {
+			s.MaxKeys += v
+		}
 		s.Requests = requestsFor(call, s.MaxKeys)
+		if !strings.Contains(s.Keys, where) {
+			s.Keys += "; " + where
+		}
 		return s
 	}
 	r := requests[call]
@@ -139,6 +163,7 @@ func (e *explainer) step(call string, waits []*Step, n int, where, path string) 
 		Requests: requestsFor(call, n), WaitsFor: ids, Depth: depth, Keys: where, Fields: []string{path}}
 	e.steps = append(e.steps, s)
 	e.at[id] = s
+	e.sources[s] = map[string]int{source: n}
 	return s
 }
 
@@ -158,7 +183,7 @@ func requestsFor(call string, keys int) int {
 // fetch adds the step of call for field and walks its selection: fields
 // keyed by the fetched entity's own key wait for what this step waits for;
 // the others wait for this step.
-func (e *explainer) fetch(call, fieldName, childType string, field *ast.Field, path string, waits []*Step, n int, where string) {
+func (e *explainer) fetch(call, fieldName, childType string, field *ast.Field, sel ast.SelectionSet, path string, waits []*Step, n int, where string) {
 	s := e.step(call, waits, n, where, path)
 	ent, isEntity := e.p.schema.Entity(childType)
 	byKey := isEntity && ent.Call == call
@@ -166,7 +191,7 @@ func (e *explainer) fetch(call, fieldName, childType string, field *ast.Field, p
 	if call == "orders.byCustomer" {
 		count = n * intOf(field.ArgumentMap(e.op.Variables)["first"], 10)
 	}
-	e.walk(childType, field.SelectionSet, path, count, s, waits, byKey)
+	e.walk(childType, sel, path, count, s, waits, byKey)
 }
 
 // walk adds the steps that sel needs on count objects of typ at path,
@@ -186,7 +211,7 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if h := e.p.hooks[typ+"."+f.Name]; h.Check != nil && h.Check(f.ArgumentMap(e.op.Variables)) != nil {
 				continue
 			}
-			if rule.TrustKey && len(f.SelectionSet) > 0 && e.keyOnlySel(childType, f.SelectionSet) {
+			if rule.TrustKey && len(f.Selections) > 0 && e.keyOnlySel(childType, f.Selections) {
 				continue
 			}
 			waits := []*Step{rec}
@@ -197,13 +222,13 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if rec == nil && waits != nil && waits[0] == nil {
 				waits = nil
 			}
-			e.fetch(rule.Call, typ+"."+f.Name, childType, f.Field, childPath, compact(waits), count, where)
+			e.fetch(rule.Call, typ+"."+f.Name, childType, f.Field, f.Selections, childPath, compact(waits), count, where)
 		case rule.HasFrom:
 			n := count
 			if f.Definition.Type.Elem != nil && rule.From != "" && rule.From != "items" {
 				n = count * fixedListSize
 			}
-			e.walk(childType, f.SelectionSet, childPath, n, rec, []*Step{rec}, false)
+			e.walk(childType, f.Selections, childPath, n, rec, []*Step{rec}, false)
 		}
 	}
 }

@@ -57,8 +57,8 @@ func (p *Planner) fields(op *graphql.OperationContext) map[string][]string {
 					set[name] = true
 				}
 			}
-			if len(f.SelectionSet) > 0 {
-				visit(f.Definition.Type.Name(), f.SelectionSet)
+			if len(f.Selections) > 0 {
+				visit(f.Definition.Type.Name(), f.Selections)
 			}
 		}
 	}

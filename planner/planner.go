@@ -17,8 +17,14 @@ type Hook struct {
 	// arguments fail makes no upstream call; its resolver reports the error.
 	Check func(args map[string]any) error
 	// Select returns, of the records one parent's key fetched, those the
-	// field returns (e.g. the first n orders that are not cancelled).
-	Select func(args map[string]any, recs []any) []any
+	// field returns to the caller in ctx (e.g. the first n orders that are
+	// not cancelled; an order only to its owner): the planner goes on only
+	// below those.
+	Select func(ctx context.Context, args map[string]any, recs []any) []any
+	// Keys, on a root field, returns the keys of its call from the
+	// arguments and the caller, or none when the caller may not read them
+	// (the resolver then answers UNAUTHENTICATED or FORBIDDEN).
+	Keys func(ctx context.Context, args map[string]any) []string
 }
 
 // Planner starts the upstream calls of operations.
@@ -26,7 +32,7 @@ type Planner struct {
 	schema *Schema
 	hooks  map[string]Hook
 	cache  *lru.Cache[string, *compiled]
-	// Off makes Root and Below do nothing and KeyOnly answer false: the
+	// Off makes Start and Below do nothing and KeyOnly answer false: the
 	// benchmarks' baselines without planning.
 	Off bool
 }
@@ -59,19 +65,25 @@ type node struct {
 	key string
 }
 
-// Root starts every call the current root field needs, given the keys of
-// its own @fetch call (resolved by the resolver from arguments or the
-// caller). It returns at once; resolvers read the answers from the loaders.
-func (p *Planner) Root(ctx context.Context, keys []string) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil {
+// Start starts, at the beginning of an operation, the calls of every root
+// field whose keys its Keys hook gives, all keys of one call in one batch,
+// and everything below them as their keys become known. It returns at once;
+// resolvers read the answers from the request's loaders.
+func (p *Planner) Start(ctx context.Context) {
+	x := p.exec(ctx)
+	if x == nil {
 		return
 	}
-	if x := p.exec(ctx); x != nil {
-		if f := x.plan.roots[fc.Field.Field]; f != nil {
-			x.fetch(f, keys)
+	var wants []want
+	for _, r := range x.plan.roots {
+		if r.hook.Keys == nil {
+			continue
+		}
+		if keys := r.hook.Keys(ctx, r.args); len(keys) > 0 {
+			wants = append(wants, want{step: r, keys: distinct(keys)})
 		}
 	}
+	x.round(nil, wants)
 }
 
 // Below starts every call below the current field, whose own record the
@@ -82,8 +94,10 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 		return
 	}
 	if x := p.exec(ctx); x != nil {
-		if f := x.plan.roots[fc.Field.Field]; f != nil && f.child != nil {
-			x.walk(f.child, []node{{rec: rec}}, all)
+		for _, r := range x.plan.roots {
+			if r.field == fc.Field.Field && r.child != nil {
+				x.round([]job{{shape: r.child, nodes: []node{{rec: rec}}, mode: all}}, nil)
+			}
 		}
 	}
 }
@@ -113,80 +127,146 @@ func (p *Planner) exec(ctx context.Context) *execution {
 	return &execution{ctx: ctx, plan: p.compiled(graphql.GetOperationContext(ctx)), loads: loaders.From(ctx)}
 }
 
-// fetch starts f's call for keys and walks f's selection on the records it
-// will return: at once for what the keys alone decide, and, before the
-// records are published, for the rest.
-func (x *execution) fetch(f *fetchStep, keys []string) {
-	c := x.loads.Call(f.call)
-	if c == nil || len(keys) == 0 {
-		return
-	}
-	keys = distinct(keys)
-	var then func([][]any)
-	if f.child != nil && f.child.needsRecords {
-		next := all
-		if f.byKey {
-			next = rest
-		}
-		then = func(groups [][]any) {
-			var nodes []node
-			for _, g := range groups {
-				if f.hook.Select != nil {
-					g = f.hook.Select(f.args, g)
-				}
-				for _, rec := range g {
-					nodes = append(nodes, node{rec: rec, key: f.child.keyOf(rec)})
-				}
-			}
-			if len(nodes) > 0 {
-				x.walk(f.child, nodes, next)
-			}
+// job is a shape to run on nodes in a mode.
+type job struct {
+	shape *shape
+	nodes []node
+	mode  mode
+}
+
+// want is a step whose call needs keys.
+type want struct {
+	step *fetchStep
+	keys []string
+}
+
+// round runs jobs (and starts wants) known at one point of the operation:
+// it follows held objects (@from) and entity keys as far as they go without
+// waiting, then sends one batch per call with every key gathered, and runs
+// what the answers make known, before they are published, as the next
+// round.
+func (x *execution) round(jobs []job, wants []want) {
+	queue := jobs
+	for _, w := range wants {
+		if w.step.byKey && w.step.child != nil {
+			queue = append(queue, job{shape: w.step.child, nodes: stubs(w.keys), mode: keysOnly})
 		}
 	}
-	c.Prefetch(x.ctx, keys, then)
-	if f.byKey && f.child != nil {
-		stubs := make([]node, len(keys))
-		for i, k := range keys {
-			stubs[i] = node{key: k}
+	for len(queue) > 0 {
+		j := queue[0]
+		queue = queue[1:]
+		for _, f := range j.shape.fetches {
+			if (j.mode == keysOnly && !f.byEntityKey) || (j.mode == rest && f.byEntityKey) {
+				continue
+			}
+			var keys []string
+			for _, n := range j.nodes {
+				if f.byEntityKey && n.key != "" {
+					keys = append(keys, n.key)
+					continue
+				}
+				for _, v := range values(n.rec, f.key) {
+					if k := keyString(v); k != "" {
+						keys = append(keys, k)
+					}
+				}
+			}
+			if len(keys) == 0 {
+				continue
+			}
+			keys = distinct(keys)
+			wants = append(wants, want{step: f, keys: keys})
+			if f.byKey && f.child != nil {
+				queue = append(queue, job{shape: f.child, nodes: stubs(keys), mode: keysOnly})
+			}
 		}
-		x.walk(f.child, stubs, keysOnly)
+		if j.mode == keysOnly {
+			continue
+		}
+		for _, n := range j.shape.nested {
+			var children []node
+			for _, p := range j.nodes {
+				for _, v := range values(p.rec, n.from) {
+					children = append(children, node{rec: v, key: n.child.keyOf(v)})
+				}
+			}
+			if len(children) > 0 {
+				queue = append(queue, job{shape: n.child, nodes: children, mode: all})
+			}
+		}
+	}
+
+	// One batch per call, in the order the calls were first wanted.
+	var order []string
+	byCall := map[string][]want{}
+	for _, w := range wants {
+		if _, ok := byCall[w.step.call]; !ok {
+			order = append(order, w.step.call)
+		}
+		byCall[w.step.call] = append(byCall[w.step.call], w)
+	}
+	for _, call := range order {
+		c := x.loads.Call(call)
+		if c == nil {
+			continue
+		}
+		ws := byCall[call]
+		var all []string
+		needs := false
+		for _, w := range ws {
+			all = append(all, w.keys...)
+			needs = needs || w.step.continues()
+		}
+		all = distinct(all)
+		var then func([][]any)
+		if needs {
+			then = func(groups [][]any) { x.round(x.next(all, groups, ws), nil) }
+		}
+		c.Prefetch(x.ctx, all, then)
 	}
 }
 
-// walk starts the calls that shape s needs for nodes.
-func (x *execution) walk(s *shape, nodes []node, m mode) {
-	for _, f := range s.fetches {
-		if (m == keysOnly && !f.byEntityKey) || (m == rest && f.byEntityKey) {
+// next makes the jobs that the records of one batch (groups, in the order
+// of keys) allow, for each step that wanted them.
+func (x *execution) next(keys []string, groups [][]any, ws []want) []job {
+	at := make(map[string]int, len(keys))
+	for i, k := range keys {
+		at[k] = i
+	}
+	var jobs []job
+	for _, w := range ws {
+		s := w.step
+		if !s.continues() {
 			continue
 		}
-		var keys []string
-		for _, n := range nodes {
-			if f.byEntityKey && n.key != "" {
-				keys = append(keys, n.key)
-				continue
+		var nodes []node
+		for _, k := range w.keys {
+			g := groups[at[k]]
+			if s.hook.Select != nil {
+				g = s.hook.Select(x.ctx, s.args, g)
 			}
-			for _, v := range values(n.rec, f.key) {
-				if k := keyString(v); k != "" {
-					keys = append(keys, k)
-				}
+			for _, rec := range g {
+				nodes = append(nodes, node{rec: rec, key: s.child.keyOf(rec)})
 			}
 		}
-		x.fetch(f, keys)
-	}
-	if m == keysOnly {
-		return
-	}
-	for _, n := range s.nested {
-		var children []node
-		for _, p := range nodes {
-			for _, v := range values(p.rec, n.from) {
-				children = append(children, node{rec: v, key: n.child.keyOf(v)})
-			}
+		if len(nodes) == 0 {
+			continue
 		}
-		if len(children) > 0 {
-			x.walk(n.child, children, all)
+		m := all
+		if s.byKey {
+			m = rest
 		}
+		jobs = append(jobs, job{shape: s.child, nodes: nodes, mode: m})
 	}
+	return jobs
+}
+
+func stubs(keys []string) []node {
+	out := make([]node, len(keys))
+	for i, k := range keys {
+		out[i] = node{key: k}
+	}
+	return out
 }
 
 func keyString(v any) string {

@@ -27,6 +27,9 @@ type position struct {
 	Search   string `json:"q"`
 	Upstream string `json:"c"`
 	Offset   int    `json:"o"`
+	// Next is the catalog cursor of the page after the edge's own, set on
+	// the last edge of a catalog page: resuming there is one request.
+	Next string `json:"n,omitempty"`
 }
 
 var errBadCursor = errors.New("cursor was not made by this gateway for this search")

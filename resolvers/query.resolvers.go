@@ -33,7 +33,6 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Planner.Root(ctx, []string{p.Subject})
 	return r.customerByID(ctx, p.Subject)
 }
 
@@ -45,7 +44,6 @@ func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Custome
 	if !canSeeCustomer(p, id) {
 		return nil, forbidden()
 	}
-	r.Planner.Root(ctx, []string{id})
 	return r.customerByID(ctx, id)
 }
 
@@ -57,7 +55,6 @@ func (r *queryResolver) Customers(ctx context.Context, ids []string) ([]*model.C
 	if !canSeeCustomer(p, "") {
 		return nil, forbidden()
 	}
-	r.Planner.Root(ctx, ids)
 	recs, errs := loaders.From(ctx).CustomerByID.LoadMany(ctx, ids)
 	out := make([]*model.Customer, len(ids))
 	for i, c := range recs {
@@ -79,7 +76,6 @@ func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, err
 	if err != nil {
 		return nil, err
 	}
-	r.Planner.Root(ctx, []string{id})
 	o, err := loaders.From(ctx).OrderByID.Load(ctx, id)
 	if notFound(err) {
 		return nil, nil
@@ -95,12 +91,10 @@ func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, err
 }
 
 func (r *queryResolver) Product(ctx context.Context, sku string) (*model.Product, error) {
-	r.Planner.Root(ctx, []string{sku})
 	return r.productBySKU(ctx, sku)
 }
 
 func (r *queryResolver) ProductsBySku(ctx context.Context, skus []string) ([]*model.Product, error) {
-	r.Planner.Root(ctx, skus)
 	recs, errs := loaders.From(ctx).ProductBySKU.LoadMany(ctx, skus)
 	out := make([]*model.Product, len(skus))
 	for i, p := range recs {

@@ -99,6 +99,23 @@ func intArg(args map[string]any, name string, def int) int {
 	}
 }
 
+// stringsArg reads an ID or [ID] argument as a list of keys.
+func stringsArg(args map[string]any, name string) []string {
+	switch v := args[name].(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 func clampInt(v int64) int {
 	return int(max(min(v, math.MaxInt32), math.MinInt32))
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tutti-gw/tutti/gqlerr"
 	"github.com/tutti-gw/tutti/graph/model"
+	"github.com/tutti-gw/tutti/loaders"
 	"github.com/tutti-gw/tutti/upstream/catalog"
 )
 
@@ -40,13 +41,20 @@ func (r *Resolver) searchProducts(ctx context.Context, search *string, first *in
 	var pages []page
 	skip := start.Offset + 1
 	at := start.Upstream
+	if start.Next != "" {
+		// The edge ended its catalog page: the next page starts right after.
+		skip, at = 0, start.Next
+	}
 	want := skip + n
 	for {
 		limit := min(want, catalogMaxLimit)
+		done := loaders.From(ctx).Traced("catalog.search", 1)
 		pg, err := r.Catalog.Search(ctx, q, limit, at)
 		if err != nil {
+			done(1, 0)
 			return nil, err
 		}
+		done(0, 0)
 		pages = append(pages, page{at: at, items: pg.Items, next: pg.Next})
 		want -= len(pg.Items)
 		if want <= 0 || pg.Next == nil || len(pg.Items) == 0 {
@@ -72,10 +80,11 @@ func (r *Resolver) searchProducts(ctx context.Context, search *string, first *in
 				return nil, err
 			}
 			recs = append(recs, it)
-			conn.Edges = append(conn.Edges, &model.ProductEdge{
-				Cursor: r.Cursors.encode(position{Search: q, Upstream: pg.at, Offset: i}),
-				Node:   p,
-			})
+			pos := position{Search: q, Upstream: pg.at, Offset: i}
+			if i == len(pg.items)-1 && pg.next != nil {
+				pos.Next = *pg.next
+			}
+			conn.Edges = append(conn.Edges, &model.ProductEdge{Cursor: r.Cursors.encode(pos), Node: p})
 		}
 	}
 	if last := pages[len(pages)-1]; !more && last.next != nil {
