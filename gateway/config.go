@@ -13,6 +13,7 @@ import (
 
 	"github.com/tutti-gw/tutti/limits"
 	"github.com/tutti-gw/tutti/loaders"
+	"github.com/tutti-gw/tutti/upstream"
 )
 
 // Services are the seven REST services behind the gateway, as config.md
@@ -25,6 +26,10 @@ type Upstream struct {
 	URL string
 	// APIKey is sent as X-Api-Key; empty means the demo service's key.
 	APIKey string
+	// Policy is the service's timeouts, retries, retry budget, breaker and
+	// bulkhead (UPSTREAM_<NAME>_TIMEOUT, _RETRIES, _MAX_CONCURRENT,
+	// _BREAKER_*, ...: see upstream.PolicyFromEnv).
+	Policy upstream.Policy
 }
 
 // Config is everything the gateway is started with. Load reads it from the
@@ -130,6 +135,11 @@ func Load(getenv func(string) string) (Config, error) {
 				errs = append(errs, fmt.Errorf("UPSTREAM_%s_URL %q: want an http(s) URL such as http://127.0.0.1:9001", name, u.URL))
 			}
 		}
+		p, err := upstream.PolicyFromEnv(s, get)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		u.Policy = p
 		c.Upstreams[s] = u
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {

@@ -67,6 +67,8 @@ type Gateway struct {
 	DevSecret string
 	handler   http.Handler
 	metrics   *metrics
+	// upstreams are the clients by service, for readiness.
+	upstreams map[string]*upstream.Client
 }
 
 // New builds the gateway from cfg. It starts the demo services for the
@@ -160,9 +162,11 @@ func (g *Gateway) upstreamOf(s string) Upstream {
 
 func (g *Gateway) clients() (loaders.Clients, error) {
 	httpClient := &http.Client{Transport: upstream.NewTransport()}
+	um := upstream.NewMetrics(g.metrics.reg)
+	g.upstreams = map[string]*upstream.Client{}
 	mk := func(s string) (*upstream.Client, error) {
 		u := g.upstreamOf(s)
-		return upstream.NewClient(upstream.Options{
+		o := upstream.Options{
 			Service:        s,
 			BaseURL:        u.URL,
 			APIKey:         u.APIKey,
@@ -171,9 +175,16 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 			// Catalog and inventory data is the same for everyone: they
 			// never learn who asked.
 			SendUserID: s != "catalog" && s != "inventory",
-			Logger:     g.log.With("component", "upstream", "service", s),
-			Observer:   g.metrics.observeUpstream,
-		})
+			Logger:     g.log.With("component", "upstream"),
+			Metrics:    um,
+		}
+		// Per-service settings win over the gateway-wide ones.
+		u.Policy.Apply(&o)
+		cl, err := upstream.NewClient(o)
+		if err == nil {
+			g.upstreams[s] = cl
+		}
+		return cl, err
 	}
 	var c loaders.Clients
 	var errs []error
@@ -346,6 +357,14 @@ func (g *Gateway) ready(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	_, _ = w.Write([]byte("ready: cache in-process\n"))
+	// An open breaker does not make the gateway unready: failing every
+	// replica's readiness over one service would drain them all, and the
+	// breaker already answers at once.
+	for _, s := range Services {
+		if c := g.upstreams[s]; c != nil {
+			_, _ = fmt.Fprintf(w, "upstream %s: breaker %s\n", s, c.State())
+		}
+	}
 }
 
 func sha256Key(s string) []byte {
