@@ -707,8 +707,8 @@ var sources = []*ast.Source{
   price: Money!
   tags: [String!]!
   "Units available now (inventory service)."
-  stock: Int @fetch(call: "inventory.stock", key: "sku")
-  inStock: Boolean @fetch(call: "inventory.stock", key: "sku")
+  stock: Int @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC")
+  inStock: Boolean @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC")
 }
 
 type ProductConnection {
@@ -833,11 +833,13 @@ planner walks into them to find the keys of the calls below.
 directive @from(path: String!) on FIELD_DEFINITION
 
 """
-Cache policy of the type's records: how long (seconds) an entry may be served
-and whether it is shared by everyone (PUBLIC) or kept per customer
-(PRIVATE). An upstream's Cache-Control max-age caps it.
+Cache policy of the records a call fetches: how long (seconds) an entry may
+be served and whether it is shared by everyone (PUBLIC) or kept per customer
+(PRIVATE). On a type it covers the calls that fetch the type; on a field, the
+call of that field. An upstream's Cache-Control max-age caps it. A PUBLIC
+policy on a call that carries the caller's identity is refused at start-up.
 """
-directive @cacheControl(maxAge: Int!, scope: String! = "PUBLIC") on OBJECT
+directive @cacheControl(maxAge: Int!, scope: String! = "PUBLIC") on OBJECT | FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/orders.graphqls", Input: `enum OrderStatus {
   PENDING
