@@ -43,6 +43,10 @@ type Config struct {
 	// RedisURL is the shared cache (REDIS_URL); empty means an in-process
 	// cache. Several comma-separated host:port seeds mean a Redis Cluster.
 	RedisURL string
+	// Cache turns the shared entity cache on (GATEWAY_CACHE, default true;
+	// false sends every call upstream, for tests and benchmarks of the
+	// cold path).
+	Cache bool
 	// JWTSecret verifies HS256 tokens (JWT_HS256_SECRET).
 	JWTSecret string
 	// JWKSURL is where RS256 public keys are fetched (JWT_JWKS_URL).
@@ -125,6 +129,7 @@ func Load(getenv func(string) string) (Config, error) {
 		JWTSecret:     get("JWT_HS256_SECRET"),
 		JWKSURL:       get("JWT_JWKS_URL"),
 		Introspection: true,
+		Cache:         true,
 		CursorSecret:  get("GATEWAY_CURSOR_SECRET"),
 	}
 	for _, s := range Services {
@@ -151,6 +156,13 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("GATEWAY_INTROSPECTION %q: want true or false", v))
 		}
 		c.Introspection = b
+	}
+	if v := get("GATEWAY_CACHE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEWAY_CACHE %q: want true or false", v))
+		}
+		c.Cache = b
 	}
 	if c.JWKSURL != "" {
 		if p, err := url.Parse(c.JWKSURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") {

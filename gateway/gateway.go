@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/tutti-gw/tutti/auth"
+	"github.com/tutti-gw/tutti/cache"
 	"github.com/tutti-gw/tutti/demo"
 	"github.com/tutti-gw/tutti/gqlerr"
 	"github.com/tutti-gw/tutti/gqlhttp"
@@ -69,6 +70,11 @@ type Gateway struct {
 	metrics   *metrics
 	// upstreams are the clients by service, for readiness.
 	upstreams map[string]*upstream.Client
+	// cache is the shared entity cache (nil when off); redis its shared
+	// tier (nil when in-process); apq holds persisted queries.
+	cache *cache.Cache
+	redis *cache.Redis
+	apq   graphql.Cache[string]
 }
 
 // New builds the gateway from cfg. It starts the demo services for the
@@ -82,6 +88,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, log: o.Logger, demo: o.Demo, metrics: newMetrics()}
 	if err := g.startDemo(); err != nil {
+		return nil, err
+	}
+	if err := g.startCache(); err != nil {
+		g.Close()
 		return nil, err
 	}
 	clients, err := g.clients()
@@ -105,6 +115,11 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 	}
 	res.Planner = planner.New(sch, res.Hooks())
 	res.Planner.Off = cfg.Mode != loaders.ModePlanned
+	clients.Policies = sch.CachePolicies()
+	if err := loaders.CheckPolicies(clients.Policies); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("schema cache policies: %w", err)
+	}
 	g.handler = g.routes(g.graphQL(res, clients))
 	return g, nil
 }
@@ -118,6 +133,9 @@ func (g *Gateway) Demo() *demo.Demo { return g.demo }
 
 // Close stops what New started.
 func (g *Gateway) Close() {
+	if g.redis != nil {
+		_ = g.redis.Close()
+	}
 	if g.verifier != nil {
 		g.verifier.Close()
 	}
@@ -160,6 +178,34 @@ func (g *Gateway) upstreamOf(s string) Upstream {
 	return u
 }
 
+// startCache builds the cache tiers: an in-process LRU alone, or in front
+// of Redis (REDIS_URL) with a short lifetime so that other replicas'
+// invalidations are seen soon. Persisted queries go to Redis too, or to a
+// memory of their own.
+func (g *Gateway) startCache() error {
+	mem := func(maxTTL time.Duration) *cache.Memory {
+		return cache.NewMemory(cache.MemoryOptions{MaxEntries: 50_000, MaxTTL: maxTTL})
+	}
+	if g.cfg.RedisURL == "" {
+		g.apq = cache.NewAPQ(mem(0), 24*time.Hour)
+		if g.cfg.Cache {
+			g.cache = cache.New(cache.Options{Store: mem(0), Logger: g.log})
+		}
+		return nil
+	}
+	r, err := cache.NewRedis(cache.RedisOptions{URL: g.cfg.RedisURL, Logger: g.log})
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	g.redis = r
+	g.metrics.reg.MustRegister(r.Collectors()...)
+	g.apq = cache.NewAPQ(r, 24*time.Hour)
+	if g.cfg.Cache {
+		g.cache = cache.New(cache.Options{Store: cache.NewTiered(mem(2*time.Second), r), Logger: g.log})
+	}
+	return nil
+}
+
 func (g *Gateway) clients() (loaders.Clients, error) {
 	httpClient := &http.Client{Transport: upstream.NewTransport()}
 	um := upstream.NewMetrics(g.metrics.reg)
@@ -186,7 +232,7 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 		}
 		return cl, err
 	}
-	var c loaders.Clients
+	c := loaders.Clients{Cache: g.cache}
 	var errs []error
 	for _, s := range []string{"customers", "orders", "catalog", "inventory", "shipping", "payments"} {
 		cl, err := mk(s)
@@ -270,7 +316,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		srv.SetDisableSuggestion(true)
 		srv.Use(noIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
 	srv.Use(lim)
 	srv.SetErrorPresenter(presenter(g.log))
 	srv.SetRecoverFunc(recoverFunc(g.log))
@@ -280,32 +326,43 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		if g.cfg.Mode == loaders.ModePlanned {
 			lo.Fields = res.Planner.Fields(op)
 		}
-		switch planMode(op) {
-		case "dry-run":
+		mode := planMode(op)
+		if mode == "dry-run" {
 			plan := res.Planner.Explain(ctx, op)
 			return graphql.OneShot(&graphql.Response{Data: []byte("null"), Extensions: map[string]any{"plan": plan}})
-		case "explain":
+		}
+		var plan *planner.Plan
+		if mode == "explain" {
 			lo.Trace = loaders.NewTrace()
-			plan := res.Planner.Explain(ctx, op)
-			ctx = loaders.With(ctx, loaders.New(clients, lo))
-			res.Planner.Start(ctx)
-			handle := next(ctx)
-			return func(ctx context.Context) *graphql.Response {
-				resp := handle(ctx)
-				if resp == nil {
-					return nil
-				}
-				if resp.Extensions == nil {
-					resp.Extensions = map[string]any{}
-				}
-				resp.Extensions["plan"] = plan
-				resp.Extensions["calls"] = lo.Trace.Calls()
+			plan = res.Planner.Explain(ctx, op)
+		}
+		l := loaders.New(clients, lo)
+		ctx = loaders.With(ctx, l)
+		res.Planner.Start(ctx)
+		handle := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := handle(ctx)
+			if resp == nil {
+				return nil
+			}
+			stale := l.Stale()
+			if plan == nil && stale == nil {
 				return resp
 			}
+			if resp.Extensions == nil {
+				resp.Extensions = map[string]any{}
+			}
+			if plan != nil {
+				resp.Extensions["plan"] = plan
+				resp.Extensions["calls"] = lo.Trace.Calls()
+			}
+			if stale != nil {
+				// Some data is an expired cache entry served because its
+				// service failed (stale-if-error): keys per call.
+				resp.Extensions["cache"] = map[string]any{"stale": stale}
+			}
+			return resp
 		}
-		ctx = loaders.With(ctx, loaders.New(clients, lo))
-		res.Planner.Start(ctx)
-		return next(ctx)
 	})
 	return srv
 }
@@ -347,8 +404,20 @@ func (g *Gateway) routes(gql http.Handler) http.Handler {
 	return gqlhttp.Recover(g.log, requestID(mux))
 }
 
-func (g *Gateway) ready(w http.ResponseWriter, _ *http.Request) {
+func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	cacheState := "cache: in-process"
+	if g.redis != nil {
+		// Ready means the cache is reachable (config.md). Requests still
+		// succeed while it is not (fail-open); readiness tells.
+		if st := g.redis.State(); st == cache.StateDown {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: redis %s\n", st)
+			return
+		} else {
+			cacheState = "cache: redis " + string(st)
+		}
+	}
 	if g.verifier != nil {
 		if err := g.verifier.Ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -356,7 +425,7 @@ func (g *Gateway) ready(w http.ResponseWriter, _ *http.Request) {
 			return
 		}
 	}
-	_, _ = w.Write([]byte("ready: cache in-process\n"))
+	_, _ = fmt.Fprintf(w, "ready: %s\n", cacheState)
 	// An open breaker does not make the gateway unready: failing every
 	// replica's readiness over one service would drain them all, and the
 	// breaker already answers at once.

@@ -36,7 +36,9 @@ func newEnv(t *testing.T, setenv map[string]string) *env {
 		t.Fatalf("start demo: %v", err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	vars := map[string]string{"JWT_HS256_SECRET": testSecret}
+	// Call counts are asserted against a cold cache: the cache tests turn
+	// it on.
+	vars := map[string]string{"JWT_HS256_SECRET": testSecret, "GATEWAY_CACHE": "false"}
 	for _, s := range gateway.Services {
 		vars["UPSTREAM_"+upper(s)+"_URL"] = d.URL(s)
 	}

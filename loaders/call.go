@@ -170,21 +170,21 @@ func (c *Call[V]) run(ctx context.Context, keys []string) (res []*dataloader.Res
 			for i := range res {
 				res[i] = &dataloader.Result[V]{Error: err}
 			}
-			end(len(keys), 0)
+			end(outcome{failed: len(keys)})
 		}
 	}()
-	res = c.batch(ctx, keys)
-	failed, notFound := 0, 0
+	var o outcome
+	res = c.batch(context.WithValue(ctx, outcomeKey{}, &o), keys)
 	for _, r := range res {
 		switch {
 		case r == nil || r.Error == nil:
 		case errors.Is(r.Error, upstream.ErrNotFound):
-			notFound++
+			o.notFound++
 		default:
-			failed++
+			o.failed++
 		}
 	}
-	end(failed, notFound)
+	end(o)
 	return res
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
+	"github.com/tutti-gw/tutti/cache"
 	"github.com/tutti-gw/tutti/upstream"
 	"github.com/tutti-gw/tutti/upstream/catalog"
 	"github.com/tutti-gw/tutti/upstream/customers"
@@ -45,8 +46,14 @@ const (
 	PaymentsByOrder  = "payments.byOrder"
 )
 
-// Clients are the upstream clients the batch functions call.
+// Clients are what the batch functions call: the upstream clients and the
+// shared cache in front of them.
 type Clients struct {
+	// Cache, when not nil, answers from the shared cache tiers before the
+	// upstream, per the calls' Policies.
+	Cache    *cache.Cache
+	Policies map[string]Policy
+
 	Customers *customers.Client
 	Orders    *orders.Client
 	Catalog   *catalog.Client
@@ -68,6 +75,7 @@ type Loaders struct {
 
 	byName map[string]Prefetcher
 	trace  *Trace
+	stats  *requestStats
 }
 
 // Prefetcher is the untyped face of a Call that the planner drives.
@@ -126,14 +134,31 @@ type Options struct {
 
 // New returns the loaders of one request.
 func New(c Clients, o Options) *Loaders {
+	st := &requestStats{hits: map[string]int{}, stale: map[string]int{}}
+	fields := o.Fields[ProductsBySKU]
 	l := &Loaders{
-		CustomerByID:     newCall(CustomersByID, byKey(c.Customers.Get, c.Customers.GetMany), one[*customers.Customer], o),
-		OrderByID:        newCall(OrdersByID, byKey(c.Orders.Get, c.Orders.GetMany), one[*orders.Order], o),
-		OrdersByCustomer: newCall(OrdersByCustomer, ordersByCustomer(c.Orders), list[*orders.Order], o),
-		ProductBySKU:     newCall(ProductsBySKU, productsBySKU(c.Catalog, o.Fields[ProductsBySKU]), one[*catalog.Product], o),
-		StockBySKU:       newCall(StockBySKU, stockBySKU(c.Inventory), one[int], o),
-		ShipmentByOrder:  newCall(ShipmentByOrder, shipmentByOrder(c.Shipping), one[*shipping.Shipment], o),
-		PaymentsByOrder:  newCall(PaymentsByOrder, paymentsByOrder(c.Payments), list[*payments.Payment], o),
+		CustomerByID: newCall(CustomersByID,
+			cached(c.Cache, CustomersByID, c.Policies[CustomersByID], nil, st, byKey(c.Customers.Get, c.Customers.GetMany)),
+			one[*customers.Customer], o),
+		OrderByID: newCall(OrdersByID,
+			cached(c.Cache, OrdersByID, c.Policies[OrdersByID], nil, st, byKey(c.Orders.Get, c.Orders.GetMany)),
+			one[*orders.Order], o),
+		OrdersByCustomer: newCall(OrdersByCustomer,
+			cached(c.Cache, OrdersByCustomer, c.Policies[OrdersByCustomer], nil, st, ordersByCustomer(c.Orders)),
+			list[*orders.Order], o),
+		ProductBySKU: newCall(ProductsBySKU,
+			cached(c.Cache, ProductsBySKU, c.Policies[ProductsBySKU], fields, st, productsBySKU(c.Catalog, fields)),
+			one[*catalog.Product], o),
+		StockBySKU: newCall(StockBySKU,
+			cached(c.Cache, StockBySKU, c.Policies[StockBySKU], nil, st, stockBySKU(c.Inventory)),
+			one[int], o),
+		ShipmentByOrder: newCall(ShipmentByOrder,
+			cached(c.Cache, ShipmentByOrder, c.Policies[ShipmentByOrder], nil, st, shipmentByOrder(c.Shipping)),
+			one[*shipping.Shipment], o),
+		PaymentsByOrder: newCall(PaymentsByOrder,
+			cached(c.Cache, PaymentsByOrder, c.Policies[PaymentsByOrder], nil, st, paymentsByOrder(c.Payments)),
+			list[*payments.Payment], o),
+		stats: st,
 	}
 	l.trace = o.Trace
 	l.byName = map[string]Prefetcher{}
@@ -145,8 +170,15 @@ func New(c Clients, o Options) *Loaders {
 
 // Traced records, for the explain output, a call made outside the batch
 // calls (a search page); call the returned function when it ends.
-func (l *Loaders) Traced(call string, keys int) func(failed, notFound int) {
-	return l.trace.begin(call, keys)
+func (l *Loaders) Traced(call string, keys int) func(failed bool) {
+	end := l.trace.begin(call, keys)
+	return func(failed bool) {
+		o := outcome{}
+		if failed {
+			o.failed = keys
+		}
+		end(o)
+	}
 }
 
 // Call returns the call of that name, or nil.

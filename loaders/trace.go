@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -25,6 +26,25 @@ type TracedCall struct {
 	Failed int `json:"failed,omitempty"`
 	// NotFound counts keys the service does not know.
 	NotFound int `json:"notFound,omitempty"`
+	// CacheHits counts keys a fresh cache entry answered, Stale those an
+	// expired one answered because the upstream failed; the others went
+	// upstream (Upstream is false when none did).
+	CacheHits int  `json:"cacheHits"`
+	Stale     int  `json:"stale,omitempty"`
+	Upstream  bool `json:"upstream"`
+}
+
+// outcome is how one batch's keys were answered.
+type outcome struct {
+	failed, notFound, hits, stale int
+}
+
+type outcomeKey struct{}
+
+// outcomeOf returns the outcome a batch in ctx reports to, or nil.
+func outcomeOf(ctx context.Context) *outcome {
+	o, _ := ctx.Value(outcomeKey{}).(*outcome)
+	return o
 }
 
 // NewTrace starts a trace now.
@@ -42,20 +62,22 @@ func (t *Trace) Calls() []TracedCall {
 
 // begin records the start of a batch and returns the function that
 // records its end.
-func (t *Trace) begin(call string, keys int) func(failed, notFound int) {
+func (t *Trace) begin(call string, keys int) func(o outcome) {
 	if t == nil {
-		return func(int, int) {}
+		return func(outcome) {}
 	}
 	start := time.Now()
 	t.mu.Lock()
 	i := len(t.calls)
 	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start))})
 	t.mu.Unlock()
-	return func(failed, notFound int) {
+	return func(o outcome) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		c := &t.calls[i]
-		c.DurationMs, c.Failed, c.NotFound = ms(time.Since(start)), failed, notFound
+		c.DurationMs, c.Failed, c.NotFound = ms(time.Since(start)), o.failed, o.notFound
+		c.CacheHits, c.Stale = o.hits, o.stale
+		c.Upstream = o.hits+o.stale < keys
 	}
 }
 

@@ -10,10 +10,14 @@ package planner
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 // Rule is what schema/ declares for one field.
@@ -116,4 +120,44 @@ func argString(d *ast.Directive, name string) string {
 		return ""
 	}
 	return a.Value.Raw
+}
+
+// CachePolicies returns the cache policy of every call, from @cacheControl
+// on the field that names the call or, failing that, on the type the field
+// returns. Where several fields name one call, the shortest max-age and the
+// most private scope win. A call without a policy is not cached.
+func (s *Schema) CachePolicies() map[string]loaders.Policy {
+	out := map[string]loaders.Policy{}
+	seen := map[string]bool{}
+	for _, def := range s.AST.Types {
+		if def.BuiltIn || def.Kind != ast.Object {
+			continue
+		}
+		for _, f := range def.Fields {
+			rule, ok := s.Rule(def.Name, f.Name)
+			if !ok || !slices.Contains(loaders.Names(), rule.Call) {
+				// Calls outside the loaders (the catalog search) are not
+				// cached.
+				continue
+			}
+			d := f.Directives.ForName("cacheControl")
+			if d == nil {
+				if t := s.AST.Types[f.Type.Name()]; t != nil {
+					d = t.Directives.ForName("cacheControl")
+				}
+			}
+			var p loaders.Policy
+			if d != nil {
+				secs, _ := strconv.Atoi(argString(d, "maxAge"))
+				p = loaders.Policy{MaxAge: time.Duration(secs) * time.Second, Private: argString(d, "scope") != "PUBLIC"}
+			}
+			if old, ok := out[rule.Call]; ok || seen[rule.Call] {
+				p.MaxAge = min(p.MaxAge, old.MaxAge)
+				p.Private = p.Private || old.Private
+			}
+			seen[rule.Call] = true
+			out[rule.Call] = p
+		}
+	}
+	return out
 }

@@ -50,11 +50,10 @@ func (r *Resolver) searchProducts(ctx context.Context, search *string, first *in
 		limit := min(want, catalogMaxLimit)
 		done := loaders.From(ctx).Traced("catalog.search", 1)
 		pg, err := r.Catalog.Search(ctx, q, limit, at)
+		done(err != nil)
 		if err != nil {
-			done(1, 0)
 			return nil, err
 		}
-		done(0, 0)
 		pages = append(pages, page{at: at, items: pg.Items, next: pg.Next})
 		want -= len(pg.Items)
 		if want <= 0 || pg.Next == nil || len(pg.Items) == 0 {

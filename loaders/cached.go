@@ -1,0 +1,250 @@
+package loaders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/tutti-gw/tutti/cache"
+	"github.com/tutti-gw/tutti/upstream"
+)
+
+// Policy is how long a call's records may be cached, and for whom.
+type Policy struct {
+	// MaxAge is how long an entry is fresh; 0 means not cached. An
+	// upstream's Cache-Control max-age caps it.
+	MaxAge time.Duration
+	// Private entries are kept per caller: the X-User-Id the call sends is
+	// part of the key.
+	Private bool
+}
+
+// Stale and negative entries (graphql-api.md is silent on the numbers).
+const (
+	// MaxStale is how long after it expires an entry may still answer
+	// when the upstream fails (stale-if-error).
+	MaxStale = 5 * time.Minute
+	// NotFoundFor caps how long a not-found answer is kept.
+	NotFoundFor = 5 * time.Second
+)
+
+// request describes the one-key upstream request of each call: the key of
+// a cache entry is derived from it, so an entity from a batch answer sits
+// under the key of the request that would have fetched it alone.
+type request struct {
+	service string
+	// sendsUser: the service gets X-User-Id (upstreams.md).
+	sendsUser bool
+	path      func(key string, fields []string) (string, url.Values)
+}
+
+var requests = map[string]request{
+	CustomersByID: {"customers", true, func(k string, _ []string) (string, url.Values) {
+		return "/customers/" + url.PathEscape(k), nil
+	}},
+	OrdersByID: {"orders", true, func(k string, _ []string) (string, url.Values) {
+		return "/orders/" + url.PathEscape(k), nil
+	}},
+	OrdersByCustomer: {"orders", true, func(k string, _ []string) (string, url.Values) {
+		return "/orders", url.Values{"customer_ids": {k}, "limit": {fmt.Sprint(OrdersPerCustomer)}}
+	}},
+	ProductsBySKU: {"catalog", false, func(k string, fields []string) (string, url.Values) {
+		var q url.Values
+		if len(fields) > 0 {
+			q = url.Values{"fields": {strings.Join(fields, ",")}}
+		}
+		return "/products/" + url.PathEscape(k), q
+	}},
+	StockBySKU: {"inventory", false, func(k string, _ []string) (string, url.Values) {
+		return "/stock", url.Values{"skus": {k}}
+	}},
+	ShipmentByOrder: {"shipping", true, func(k string, _ []string) (string, url.Values) {
+		return "/shipments/by-order/" + url.PathEscape(k), nil
+	}},
+	PaymentsByOrder: {"payments", true, func(k string, _ []string) (string, url.Values) {
+		return "/payments", url.Values{"order_ids": {k}}
+	}},
+}
+
+// CheckPolicies refuses policies that would share private data: a PUBLIC
+// policy on a call whose service is sent the caller's identity.
+func CheckPolicies(p map[string]Policy) error {
+	var errs []error
+	for call, pol := range p {
+		r, ok := requests[call]
+		if !ok {
+			errs = append(errs, fmt.Errorf("cache policy for unknown call %q", call))
+			continue
+		}
+		if pol.MaxAge > 0 && !pol.Private && r.sendsUser {
+			errs = append(errs, fmt.Errorf("cache policy of %s is PUBLIC, but %s is sent the caller's X-User-Id: its answers may differ per caller; declare scope PRIVATE", call, r.service))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CacheKey is the cache key of one record of call, as fetched for the
+// caller in ctx (with the sparse fields asked for, where the call takes
+// them). Mutations use it to invalidate what they change.
+func CacheKey(ctx context.Context, call, key string, fields []string, private bool) string {
+	r := requests[call]
+	path, q := r.path(key, fields)
+	var identity map[string]string
+	if private && r.sendsUser {
+		identity = map[string]string{"X-User-Id": upstream.UserID(ctx)}
+	}
+	return cache.Key(r.service, "GET", path, q, nil, identity)
+}
+
+// cached puts the cache in front of batch: one store read for the keys,
+// one upstream batch for the misses (shared with concurrent requests of
+// this process), one write of the good answers, stale entries when the
+// upstream fails.
+func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, stats *requestStats, batch BatchFunc[V]) BatchFunc[V] {
+	if c == nil || pol.MaxAge <= 0 {
+		return batch
+	}
+	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		ckeys := make([]string, len(keys))
+		idOf := make(map[string]string, len(keys))
+		for i, k := range keys {
+			ckeys[i] = CacheKey(ctx, call, k, fields, pol.Private)
+			idOf[ckeys[i]] = k
+		}
+		// Errors of single keys (shipping has a call per key), for the
+		// caller that fetched them; callers that joined the fetch see a
+		// plain unavailable error for those keys.
+		var mu sync.Mutex
+		keyErr := map[string]error{}
+		results := c.Load(ctx, ckeys, func(fctx context.Context, missing []string) (map[string]cache.Entry, error) {
+			fctx, meta := upstream.RecordMeta(fctx)
+			ids := make([]string, len(missing))
+			for i, k := range missing {
+				ids[i] = idOf[k]
+			}
+			res := batch(fctx, ids)
+			fresh := cache.FreshFor(pol.MaxAge, meta.MaxAge())
+			out := make(map[string]cache.Entry, len(missing))
+			var firstErr error
+			for i, r := range res {
+				if i >= len(missing) || r == nil {
+					continue
+				}
+				switch {
+				case r.Error == nil:
+					b, err := json.Marshal(r.Data)
+					if err != nil {
+						continue
+					}
+					out[missing[i]] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: MaxStale}
+				case errors.Is(r.Error, upstream.ErrNotFound):
+					out[missing[i]] = cache.Entry{NotFound: true, FreshFor: min(fresh, NotFoundFor)}
+				default:
+					if firstErr == nil {
+						firstErr = r.Error
+					}
+					mu.Lock()
+					keyErr[missing[i]] = r.Error
+					mu.Unlock()
+				}
+			}
+			if len(out) == 0 && firstErr != nil {
+				return nil, firstErr
+			}
+			return out, nil
+		})
+		svc := requests[call].service
+		out := make([]*dataloader.Result[V], len(keys))
+		for i, r := range results {
+			res := &dataloader.Result[V]{}
+			switch {
+			case r.Err != nil:
+				res.Error = r.Err
+				if errors.Is(r.Err, cache.ErrNoResult) {
+					mu.Lock()
+					e, ok := keyErr[ckeys[i]]
+					mu.Unlock()
+					if !ok {
+						e = &upstream.Error{Service: svc, Op: call, Err: upstream.ErrUnavailable}
+					}
+					res.Error = e
+				}
+			case r.Entry.NotFound:
+				res.Error = fmt.Errorf("%s %s: %w", call, keys[i], upstream.ErrNotFound)
+			default:
+				if err := json.Unmarshal(r.Entry.Value, &res.Data); err != nil {
+					// A record this version cannot read is a miss the next
+					// time; this time it is an error of the service's data.
+					res.Error = &upstream.Error{Service: svc, Op: call, Err: fmt.Errorf("%w: cached record: %w", upstream.ErrBadResponse, err)}
+				}
+			}
+			stats.count(ctx, call, r.Source, r.Err == nil)
+			out[i] = res
+		}
+		return out
+	}
+}
+
+// requestStats counts, for one request, how its keys were answered: for
+// the explain output and the stale marker of the response.
+type requestStats struct {
+	mu    sync.Mutex
+	hits  map[string]int
+	stale map[string]int
+}
+
+func (s *requestStats) count(ctx context.Context, call string, src cache.Source, ok bool) {
+	if s == nil || !ok {
+		return
+	}
+	if o := outcomeOf(ctx); o != nil {
+		switch src {
+		case cache.FromCache:
+			o.hits++
+		case cache.FromStale:
+			o.stale++
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch src {
+	case cache.FromCache:
+		s.hits[call]++
+	case cache.FromStale:
+		s.stale[call]++
+	}
+}
+
+// Stale returns, per call, how many keys of this request were answered by
+// an expired entry because the upstream failed.
+func (l *Loaders) Stale() map[string]int {
+	l.stats.mu.Lock()
+	defer l.stats.mu.Unlock()
+	if len(l.stats.stale) == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(l.stats.stale))
+	for k, v := range l.stats.stale {
+		out[k] = v
+	}
+	return out
+}
+
+// CacheHits returns, per call, how many keys of this request a fresh cache
+// entry answered.
+func (l *Loaders) CacheHits() map[string]int {
+	l.stats.mu.Lock()
+	defer l.stats.mu.Unlock()
+	out := make(map[string]int, len(l.stats.hits))
+	for k, v := range l.stats.hits {
+		out[k] = v
+	}
+	return out
+}
