@@ -248,3 +248,30 @@ func (l *Loaders) CacheHits() map[string]int {
 	}
 	return out
 }
+
+// Invalidate removes from the shared cache the records of call for keys, as
+// the caller in ctx would read them (a private record under the caller's
+// own identity). Mutations call it for what they change — after a
+// checkout, the customer's orders:
+//
+//	loaders.Invalidate(ctx, c, loaders.OrdersByCustomer, customerID)
+//
+// The catalog's records are cached per sparse field set; Invalidate reaches
+// the whole-record entry only (the shop's mutations do not change products).
+func Invalidate(ctx context.Context, c Clients, call string, keys ...string) error {
+	if c.Cache == nil {
+		return nil
+	}
+	pol, ok := c.Policies[call]
+	if !ok || pol.MaxAge <= 0 {
+		return nil
+	}
+	ckeys := make([]string, len(keys))
+	for i, k := range keys {
+		ckeys[i] = CacheKey(ctx, call, k, nil, pol.Private)
+	}
+	if err := c.Cache.Invalidate(ctx, ckeys...); err != nil {
+		return fmt.Errorf("invalidate %s: %w", call, err)
+	}
+	return nil
+}
