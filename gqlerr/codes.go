@@ -52,7 +52,11 @@ func CodeOf(err *gqlerror.Error) Code {
 // response with data never change the status from 200.
 func HTTPStatus(code Code) int {
 	switch code {
-	case ParseFailed, ValidationFailed, BadRequest, QueryTooComplex, BadUserInput, PersistedQueryNotFound:
+	case PersistedQueryNotFound:
+		// Automatic persisted queries: the client answers this by sending
+		// the query with its hash; Apollo's clients expect it with 200.
+		return http.StatusOK
+	case ParseFailed, ValidationFailed, BadRequest, QueryTooComplex, BadUserInput:
 		return http.StatusBadRequest
 	case Unauthenticated:
 		return http.StatusUnauthorized
