@@ -170,6 +170,10 @@ type outcome struct {
 	err        *Error
 	retry      bool          // worth another attempt
 	retryAfter time.Duration // from Retry-After; -1 when none
+	// sends is how many times the request went out: net/http resends an
+	// idempotent request once by itself when a reused connection fails
+	// before any answer, and that resend is an attempt too.
+	sends int
 }
 
 // Do executes call: it sends X-Api-Key, X-Request-Id (from ctx, when set),
@@ -242,6 +246,14 @@ func (c *Client) do(ctx context.Context, call Call, out any) (_ Meta, attempted 
 		oc := c.attempt(ctx, call, u, body, out)
 		done(verdict(errors.Is(ctx.Err(), context.Canceled), oc))
 		c.observe(call, u, attempt, start, oc)
+		// A resend by net/http (a reused connection failed before any
+		// answer) is an attempt the service saw: it counts against the
+		// attempts, the retry budget and the retry metrics.
+		for range oc.sends - 1 {
+			attempt++
+			c.mx.retry()
+			c.budget.withdraw(time.Now())
+		}
 		if oc.err == nil {
 			if r := metaRecordFrom(ctx); r != nil {
 				r.add(oc.meta)
@@ -300,7 +312,19 @@ func (c *Client) prepare(call Call) (*url.URL, []byte, error) {
 }
 
 // attempt makes one request and classifies what came back.
+// attempt sends the request once — as far as this client decides: it also
+// counts the resend net/http makes by itself (outcome.sends).
 func (c *Client) attempt(ctx context.Context, call Call, u *url.URL, body []byte, out any) outcome {
+	var conns atomic.Int32
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
+	})
+	oc := c.send(ctx, call, u, body, out)
+	oc.sends = max(1, int(conns.Load()))
+	return oc
+}
+
+func (c *Client) send(ctx context.Context, call Call, u *url.URL, body []byte, out any) outcome {
 	actx, cancel := context.WithTimeout(ctx, c.o.AttemptTimeout)
 	defer cancel()
 
