@@ -146,11 +146,14 @@ func (s *Schema) CachePolicies() map[string]loaders.Policy {
 					d = t.Directives.ForName("cacheControl")
 				}
 			}
-			var p loaders.Policy
-			if d != nil {
-				secs, _ := strconv.Atoi(argString(d, "maxAge"))
-				p = loaders.Policy{MaxAge: time.Duration(secs) * time.Second, Private: argString(d, "scope") != "PUBLIC"}
+			if d == nil {
+				// A field that returns a scalar computed from the call's
+				// records (totalSpent) follows the policy of the fields
+				// that return the records.
+				continue
 			}
+			secs, _ := strconv.Atoi(argString(d, "maxAge"))
+			p := loaders.Policy{MaxAge: time.Duration(secs) * time.Second, Private: argString(d, "scope") != "PUBLIC"}
 			if old, ok := out[rule.Call]; ok || seen[rule.Call] {
 				p.MaxAge = min(p.MaxAge, old.MaxAge)
 				p.Private = p.Private || old.Private
