@@ -83,6 +83,15 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 		return out
 	}
 	got, err := c.store.GetMany(ctx, keys)
+	if cerr := ctx.Err(); cerr != nil {
+		// The caller gave up while the store answered: a read cut short is
+		// no miss, and nobody waits for an upstream fetch.
+		for i := range out {
+			out[i].Err = fmt.Errorf("cache load: %w", cerr)
+		}
+		c.failed.Add(uint64(len(keys)))
+		return out
+	}
 	if err != nil {
 		c.storeErrs.Add(1)
 		c.log.DebugContext(ctx, "cache read failed; fetching upstream", "keys", len(keys), "error", err)

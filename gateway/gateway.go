@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/tutti-gw/tutti/auth"
@@ -193,6 +194,7 @@ func (g *Gateway) startCache() error {
 		}
 		return nil
 	}
+	redis.SetLogger(cache.RedisLogger{L: g.log})
 	r, err := cache.NewRedis(cache.RedisOptions{URL: g.cfg.RedisURL, Logger: g.log})
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
