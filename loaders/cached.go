@@ -192,11 +192,10 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 	}
 }
 
-// requestStats counts, for one request, how its keys were answered: for
-// the explain output and the stale marker of the response.
+// requestStats counts, for one request, the keys answered by stale
+// entries: the response says so.
 type requestStats struct {
 	mu    sync.Mutex
-	hits  map[string]int
 	stale map[string]int
 }
 
@@ -212,13 +211,10 @@ func (s *requestStats) count(ctx context.Context, call string, src cache.Source,
 			o.stale++
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch src {
-	case cache.FromCache:
-		s.hits[call]++
-	case cache.FromStale:
+	if src == cache.FromStale {
+		s.mu.Lock()
 		s.stale[call]++
+		s.mu.Unlock()
 	}
 }
 
@@ -232,18 +228,6 @@ func (l *Loaders) Stale() map[string]int {
 	}
 	out := make(map[string]int, len(l.stats.stale))
 	for k, v := range l.stats.stale {
-		out[k] = v
-	}
-	return out
-}
-
-// CacheHits returns, per call, how many keys of this request a fresh cache
-// entry answered.
-func (l *Loaders) CacheHits() map[string]int {
-	l.stats.mu.Lock()
-	defer l.stats.mu.Unlock()
-	out := make(map[string]int, len(l.stats.hits))
-	for k, v := range l.stats.hits {
 		out[k] = v
 	}
 	return out

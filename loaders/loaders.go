@@ -134,7 +134,7 @@ type Options struct {
 
 // New returns the loaders of one request.
 func New(c Clients, o Options) *Loaders {
-	st := &requestStats{hits: map[string]int{}, stale: map[string]int{}}
+	st := &requestStats{stale: map[string]int{}}
 	fields := o.Fields[ProductsBySKU]
 	l := &Loaders{
 		CustomerByID: newCall(CustomersByID,
