@@ -101,6 +101,9 @@ type Run struct {
 	GatewayCPU time.Duration `json:"gatewayCpuNs"`
 	HarnessCPU time.Duration `json:"harnessCpuNs"`
 	HostBusy   float64       `json:"hostBusy"`
+	// Errors is the GraphQL errors in the answers, counted only where the
+	// case has its own check (outage: partial answers).
+	Errors int `json:"errors,omitempty"`
 }
 
 // CallsPerQuery is the mean upstream requests per query.
@@ -220,6 +223,11 @@ type prepared struct {
 	header http.Header
 	ref    []byte
 	expect []string
+	// check, when set, judges answers other than ref instead of
+	// checkAnswer, and returns the GraphQL errors the answer carried;
+	// refErrors is that count for ref (the outage scenario).
+	check     func(status int, body []byte) (string, int)
+	refErrors int
 }
 
 // prepare signs the case's token, asks the first gateway for the plan
@@ -436,6 +444,7 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 		lats      []time.Duration
 		fails     int
 		differ    int
+		errs      int
 		firstErr  string
 		firstDiff string
 		wg        sync.WaitGroup
@@ -447,7 +456,7 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 		wg.Go(func() {
 			var buf bytes.Buffer
 			mine := make([]time.Duration, 0, 1024)
-			nf, nd := 0, 0
+			nf, nd, ne := 0, 0, 0
 			var msg, other string
 			for ctx.Err() == nil && time.Now().Before(deadline) && sent.Add(1) <= limit {
 				t0 := time.Now()
@@ -464,6 +473,21 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 						msg = err.Error()
 					}
 				case status == http.StatusOK && bytes.Equal(body, p.ref):
+					ne += p.refErrors
+				case p.check != nil:
+					m, n := p.check(status, body)
+					ne += n
+					if m != "" {
+						nf++
+						if msg == "" {
+							msg = m
+						}
+					} else {
+						nd++
+						if other == "" {
+							other = truncate(body, 300)
+						}
+					}
 				default:
 					if m := checkAnswer(status, body, p.expect); m != "" {
 						nf++
@@ -482,6 +506,7 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 			lats = append(lats, mine...)
 			fails += nf
 			differ += nd
+			errs += ne
 			if firstErr == "" {
 				firstErr = msg
 			}
@@ -495,7 +520,7 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	r := &Run{Queries: len(lats), Failures: fails, Differing: differ, FirstFail: firstErr, FirstDiff: firstDiff, Elapsed: time.Since(start)}
+	r := &Run{Queries: len(lats), Failures: fails, Differing: differ, Errors: errs, FirstFail: firstErr, FirstDiff: firstDiff, Elapsed: time.Since(start)}
 	if len(lats) == 0 {
 		return nil, errors.New("no request completed")
 	}

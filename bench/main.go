@@ -29,6 +29,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,13 @@ type config struct {
 	gatewayBin  string
 	extraEnv    []string
 	args        []string
+	// scenario is "" (the modes side by side, as always), "outage",
+	// "cache" or "all" (the three in turn); redisURL is the cache
+	// scenario's Redis; casesSet says whether -cases was given (else each
+	// scenario takes its own cases); concSet the same for -concurrency.
+	scenario string
+	redisURL string
+	casesSet bool
 }
 
 func main() {
@@ -94,6 +102,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.maxRequests, "max-requests", 200000, "upper bound on the requests of one run")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "time limit of one GraphQL request")
 	fs.StringVar(&c.gatewayBin, "gateway", "", "gateway binary to run instead of building one")
+	fs.StringVar(&c.scenario, "scenario", "", "what to measure: \"\" (the modes side by side), outage (planned healthy vs shipping down), cache (planned cold vs warm cache over Redis), all (the three in turn)")
+	fs.StringVar(&c.redisURL, "redis", defaultRedisURL, "Redis for -scenario cache: a dedicated DB, emptied (FLUSHDB) before the run")
 	fs.Func("env", "extra KEY=VALUE for the gateway processes (repeatable)", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", s)
@@ -107,6 +117,19 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "cases" {
+			c.casesSet = true
+		}
+	})
+	switch c.scenario {
+	case "", "modes", "outage", "cache", "all":
+	default:
+		return nil, fmt.Errorf("-scenario %q: want outage, cache or all (or nothing)", c.scenario)
+	}
+	if c.scenario == "modes" {
+		c.scenario = ""
 	}
 	if strings.ContainsAny(c.section, " :<>-") {
 		return nil, fmt.Errorf("-section %q: use letters, digits and _ only", c.section)
@@ -156,17 +179,33 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	corpusDir, cases, skipped, err := loadCorpus(root, cfg.corpus, cfg.cases)
-	if err != nil {
-		return err
+	type job struct {
+		name      string // "" for the modes, else the scenario
+		corpusDir string
+		cases     []*Case
+		skipped   []string
 	}
-	for _, s := range skipped {
-		logf("skip %s", s)
+	var jobs []*job
+	for _, sc := range cfg.scenarios() {
+		re := cfg.cases
+		if !cfg.casesSet && sc != "" {
+			re = scenarioCases[sc]
+		}
+		dir, cases, skipped, err := loadCorpus(root, cfg.corpus, re)
+		if err != nil {
+			return err
+		}
+		if sc == "" {
+			for _, s := range skipped {
+				logf("skip %s", s)
+			}
+		}
+		if len(cases) == 0 {
+			return fmt.Errorf("no case to run in %s (pattern %q)", dir, re)
+		}
+		logf("corpus %s: %d cases%s", rel(root, dir), len(cases), map[bool]string{true: "", false: " for -scenario " + sc}[sc == ""])
+		jobs = append(jobs, &job{sc, dir, cases, skipped})
 	}
-	if len(cases) == 0 {
-		return fmt.Errorf("no case to run in %s (pattern %q)", corpusDir, cfg.cases)
-	}
-	logf("corpus %s: %d cases", rel(root, corpusDir), len(cases))
 
 	tmp, err := os.MkdirTemp("", "tutti-bench-")
 	if err != nil {
@@ -190,6 +229,79 @@ func run(ctx context.Context, args []string) error {
 	defer d.Close()
 
 	secret := randomSecret()
+	jsonOut := map[string]any{}
+	for _, j := range jobs {
+		var md, section string
+		var raw any
+		switch j.name {
+		case "":
+			rep, err := runModes(ctx, cfg, bin, tmp, d, secret, j.cases)
+			if err != nil {
+				return err
+			}
+			rep.Corpus = rel(root, j.corpusDir)
+			rep.Skipped = j.skipped
+			md, section, raw = rep.markdown(), cfg.section, rep
+		case "outage":
+			rep, err := runOutage(ctx, cfg, bin, tmp, d, secret, j.cases)
+			if err != nil {
+				return err
+			}
+			rep.Corpus = rel(root, j.corpusDir)
+			md, section, raw = rep.markdown(), rep.Section, rep
+		case "cache":
+			rep, err := runCache(ctx, cfg, bin, tmp, d, secret, j.cases)
+			if err != nil {
+				return err
+			}
+			if rep == nil {
+				continue // no Redis: said why already
+			}
+			rep.Corpus = rel(root, j.corpusDir)
+			md, section, raw = rep.markdown(), rep.Section, rep
+		}
+		fmt.Println(md)
+		if cfg.out != "" {
+			if err := writeMarkdown(cfg.out, section, md); err != nil {
+				return err
+			}
+			logf("wrote %s", cfg.out)
+		}
+		jsonOut[or(j.name, "modes")] = raw
+	}
+	if cfg.jsonOut != "" && len(jsonOut) > 0 {
+		var v any = jsonOut
+		if len(jobs) == 1 {
+			for _, r := range jsonOut {
+				v = r
+			}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", cfg.jsonOut)
+	}
+	return nil
+}
+
+// scenarios lists what to run, in order: "" is the modes side by side.
+func (c *config) scenarios() []string {
+	switch c.scenario {
+	case "all":
+		return []string{"", "outage", "cache"}
+	case "":
+		return []string{""}
+	}
+	return []string{c.scenario}
+}
+
+// runModes is the harness's first job: one gateway per mode, every case
+// against each in turn.
+func runModes(ctx context.Context, cfg *config, bin, tmp string, d *demo.Demo, secret string, cases []*Case) (*Report, error) {
 	var gws []*gatewayProc
 	defer func() {
 		for _, g := range gws {
@@ -199,34 +311,20 @@ func run(ctx context.Context, args []string) error {
 	for _, m := range cfg.modes {
 		g, err := startGateway(ctx, bin, tmp, m, d, secret, cfg.warm, cfg.extraEnv)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		gws = append(gws, g)
 		logf("gateway %s: pid %d at %s", m, g.pid, g.base)
 	}
-
 	h := newHarness(cfg, d, secret, gws)
-	rep, err := h.runAll(ctx, cases)
-	if err != nil {
-		return err
+	return h.runAll(ctx, cases)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
 	}
-	rep.Corpus = rel(root, corpusDir)
-	rep.Skipped = skipped
-	md := rep.markdown()
-	fmt.Println(md)
-	if cfg.out != "" {
-		if err := writeMarkdown(cfg.out, cfg.section, md); err != nil {
-			return err
-		}
-		logf("wrote %s", cfg.out)
-	}
-	if cfg.jsonOut != "" {
-		if err := rep.writeJSON(cfg.jsonOut); err != nil {
-			return err
-		}
-		logf("wrote %s", cfg.jsonOut)
-	}
-	return nil
+	return s
 }
 
 // logf prints progress on stderr.

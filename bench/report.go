@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -469,12 +468,4 @@ func writeMarkdown(path, section, md string) error {
 	}
 	out := s[:i] + strings.TrimRight(md, "\n") + s[j+len(endMarker):]
 	return os.WriteFile(path, []byte(out), 0o644)
-}
-
-func (r *Report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
