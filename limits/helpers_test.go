@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,15 +16,13 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/tutti-gw/tutti/gqlerr"
+	"github.com/tutti-gw/tutti/schema"
 )
 
-// shopSchema is testdata/schema.graphql, a copy of the public schema.
+// shopSchema is the gateway's schema (schema/), whose public surface is
+// the contract's.
 var shopSchema = sync.OnceValue(func() *ast.Schema {
-	src, err := os.ReadFile("testdata/schema.graphql")
-	if err != nil {
-		panic(err)
-	}
-	s, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: string(src)})
+	s, gerr := gqlparser.LoadSchema(schema.Sources()...)
 	if gerr != nil {
 		panic(gerr)
 	}
