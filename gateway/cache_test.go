@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
@@ -1195,38 +1196,52 @@ func TestCacheRedisKilledDuringLoad(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 6. Stale if error.
 
-// TestCacheStaleIfError: stock (fresh 1 s) is warmed, left to expire, and
-// the inventory then fails (503): the expired stock is served (within
-// MaxStale), with no error, and extensions.cache.stale names
-// inventory.stock; an sku never cached fails as usual. MaxStale (5 min)
-// itself is not waited for.
+// TestCacheStaleIfError: a product is warmed through a proxy that adds
+// Cache-Control: max-age=1 to the catalog's answers (so its entry is fresh
+// one second, not the schema's five minutes), left to expire, and the
+// catalog then fails (503): the expired product is served (within its
+// 5 min maxStale) with no error, and extensions.cache.stale names
+// catalog.bySku. Stock (maxStale 0: never over one second) is not served
+// stale: it fails. A product never cached fails as usual.
 func TestCacheStaleIfError(t *testing.T) {
 	for _, mode := range []string{"memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			d := cacheDemo(t)
-			setenv := map[string]string{}
+			target, err := url.Parse(d.URL("catalog"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := httputil.NewSingleHostReverseProxy(target)
+			rp.ModifyResponse = func(res *http.Response) error {
+				if res.StatusCode == http.StatusOK {
+					res.Header.Set("Cache-Control", "max-age=1")
+				}
+				return nil
+			}
+			proxy := httptest.NewServer(rp)
+			t.Cleanup(proxy.Close)
+			setenv := map[string]string{"UPSTREAM_CATALOG_URL": proxy.URL}
 			if mode == "redis" {
 				setenv["REDIS_URL"] = redistest.Start(t).URL()
 			}
 			e, _ := cacheGateway(t, d, setenv)
-			ds := d.Data()
-			const q = `{ product(sku: "SKU-0042") { sku stock inStock } }`
-			want := map[string]any{"product": map[string]any{"sku": "SKU-0042", "stock": ds.Stock["SKU-0042"], "inStock": ds.Stock["SKU-0042"] > 0}}
-			r := e.query("", q, nil).mustOK(t)
+			const q = `{ product(sku: "SKU-0042") { sku title } }`
+			want := map[string]any{"product": map[string]any{"sku": "SKU-0042", "title": "Brass Difference Engine"}}
+			// Warm the product (fields sku, title: the same catalog entry q
+			// reads) and its stock.
+			e.query("", `{ product(sku: "SKU-0042") { sku title stock } }`, nil).mustOK(t)
 			warmed := time.Now()
-			if diffs := cacheDiff(t, r.Data, want); len(diffs) > 0 {
-				t.Fatalf("warming:\n  %s", strings.Join(diffs, "\n  "))
-			}
-			// The only wait: until the 1 s stock entry is no longer fresh.
+			// The only wait: until the 1 s entries are no longer fresh.
 			time.Sleep(time.Until(warmed.Add(time.Second + 50*time.Millisecond)))
+			d.SetFault("catalog", demo.Fault{Status: http.StatusServiceUnavailable})
 			d.SetFault("inventory", demo.Fault{Status: http.StatusServiceUnavailable})
 			defer d.ClearFaults()
 			d.ResetCounters()
 
-			r = e.planned("1", "", q, nil)
+			r := e.planned("1", "", q, nil)
 			if r.Status != http.StatusOK || len(r.Errors) > 0 {
-				t.Errorf("inventory failing, stock expired but within MaxStale: status %d, errors %+v; want the stale stock and no error", r.Status, r.Errors)
+				t.Errorf("catalog failing, product expired but within maxStale: status %d, errors %+v; want the stale product and no error", r.Status, r.Errors)
 			}
 			if diffs := cacheDiff(t, r.Data, want); len(diffs) > 0 {
 				t.Errorf("stale answer:\n  %s", strings.Join(diffs, "\n  "))
@@ -1238,26 +1253,29 @@ func TestCacheStaleIfError(t *testing.T) {
 				t.Errorf("no extensions.cache on an answer that used a stale entry: %v", r.Extensions)
 			} else {
 				r.extension(t, "cache", &marker)
-				if !maps.Equal(marker.Stale, map[string]int{loaders.StockBySKU: 1}) {
-					t.Errorf("extensions.cache.stale = %v, want {%s: 1}", marker.Stale, loaders.StockBySKU)
+				if !maps.Equal(marker.Stale, map[string]int{loaders.ProductsBySKU: 1}) {
+					t.Errorf("extensions.cache.stale = %v, want {%s: 1}", marker.Stale, loaders.ProductsBySKU)
 				}
 			}
 			for _, c := range cacheTraced(t, r) {
-				if c.Call == loaders.StockBySKU && c.Stale != 1 {
+				if c.Call == loaders.ProductsBySKU && c.Stale != 1 {
 					t.Errorf("extensions.calls %s: stale %d, want 1", c.Call, c.Stale)
 				}
 			}
-			if d.Calls("inventory") == 0 {
-				t.Errorf("the stale stock was served without asking the inventory (it is expired: stale-if-error, not stale-while-revalidate)")
-			}
-			if n := d.Calls("catalog"); n != 0 {
-				t.Errorf("catalog requests = %d, want 0 (the product is fresh)", n)
+			if d.Calls("catalog") == 0 {
+				t.Errorf("the stale product was served without asking the catalog (it is expired: stale-if-error, not stale-while-revalidate)")
 			}
 
-			// Control: an sku never cached has nothing to fall back on.
-			r = e.query("", `{ product(sku: "SKU-0043") { sku stock } }`, nil)
+			// Stock is never served over one second old, not even stale.
+			r = e.query("", `{ product(sku: "SKU-0042") { sku stock } }`, nil)
 			if !slices.Contains(r.codes(), "UPSTREAM_UNAVAILABLE") {
-				t.Errorf("uncached stock with the inventory failing: codes %v, want UPSTREAM_UNAVAILABLE", r.codes())
+				t.Errorf("expired stock with the inventory failing: codes %v, want UPSTREAM_UNAVAILABLE (stock has no stale window)", r.codes())
+			}
+
+			// Control: a product never cached has nothing to fall back on.
+			r = e.query("", `{ product(sku: "SKU-0043") { sku title } }`, nil)
+			if !slices.Contains(r.codes(), "UPSTREAM_UNAVAILABLE") {
+				t.Errorf("uncached product with the catalog failing: codes %v, want UPSTREAM_UNAVAILABLE", r.codes())
 			}
 			if _, ok := r.Extensions["cache"]; ok {
 				t.Errorf("extensions.cache on an answer that used no stale entry: %v", r.Extensions["cache"])

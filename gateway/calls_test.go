@@ -175,3 +175,39 @@ func TestUpstreamCallCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyOnlyIsDecidedWhereTheFieldIsUsed: a fragment that selects only
+// `customer { id }` must not make the customer key-only where other
+// selections merge into the same field: the name is still fetched.
+func TestKeyOnlyIsDecidedWhereTheFieldIsUsed(t *testing.T) {
+	e := newEnv(t, nil)
+	data := e.demo.Data()
+	rich := richCustomer(data)
+	order := ordersOf(data, rich)[0]
+	var name string
+	for _, c := range data.Customers {
+		if c.ID == rich {
+			name = c.FullName
+		}
+	}
+	q := `query($o: ID!) { me { orders(first: 1) { ...C customer { name } } } order(id: $o) { ...C } }
+fragment C on Order { customer { id } }`
+	r := e.query(e.token(rich), q, map[string]any{"o": order.ID}).mustOK(t)
+	var got struct {
+		Me struct {
+			Orders []struct {
+				Customer struct{ ID, Name string }
+			}
+		}
+		Order struct {
+			Customer struct{ ID, Name string }
+		}
+	}
+	r.decode(t, &got)
+	if len(got.Me.Orders) != 1 || got.Me.Orders[0].Customer.Name != name || got.Me.Orders[0].Customer.ID != rich {
+		t.Errorf("me.orders[0].customer = %+v, want id %s name %q", got.Me.Orders, rich, name)
+	}
+	if got.Order.Customer.ID != rich {
+		t.Errorf("order.customer.id = %q, want %s", got.Order.Customer.ID, rich)
+	}
+}

@@ -707,8 +707,8 @@ var sources = []*ast.Source{
   price: Money!
   tags: [String!]!
   "Units available now (inventory service)."
-  stock: Int @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC")
-  inStock: Boolean @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC")
+  stock: Int @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC", maxStale: 0)
+  inStock: Boolean @fetch(call: "inventory.stock", key: "sku") @cacheControl(maxAge: 1, scope: "PUBLIC", maxStale: 0)
 }
 
 type ProductConnection {
@@ -838,8 +838,10 @@ be served and whether it is shared by everyone (PUBLIC) or kept per customer
 (PRIVATE). On a type it covers the calls that fetch the type; on a field, the
 call of that field. An upstream's Cache-Control max-age caps it. A PUBLIC
 policy on a call that carries the caller's identity is refused at start-up.
+` + "`" + `maxStale` + "`" + `: how long (seconds) after it expires an entry may still answer
+when the service fails (stale-if-error); 0 never.
 """
-directive @cacheControl(maxAge: Int!, scope: String! = "PUBLIC") on OBJECT | FIELD_DEFINITION
+directive @cacheControl(maxAge: Int!, scope: String! = "PUBLIC", maxStale: Int = 300) on OBJECT | FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/orders.graphqls", Input: `enum OrderStatus {
   PENDING

@@ -24,16 +24,14 @@ type Policy struct {
 	// Private entries are kept per caller: the X-User-Id the call sends is
 	// part of the key.
 	Private bool
+	// MaxStale is how long after it expires an entry may still answer when
+	// the upstream fails (stale-if-error); 0 never (stock).
+	MaxStale time.Duration
 }
 
-// Stale and negative entries (graphql-api.md is silent on the numbers).
-const (
-	// MaxStale is how long after it expires an entry may still answer
-	// when the upstream fails (stale-if-error).
-	MaxStale = 5 * time.Minute
-	// NotFoundFor caps how long a not-found answer is kept.
-	NotFoundFor = 5 * time.Second
-)
+// NotFoundFor caps how long a not-found answer is kept (graphql-api.md is
+// silent on the number).
+const NotFoundFor = 5 * time.Second
 
 // request describes the one-key upstream request of each call: the key of
 // a cache entry is derived from it, so an entity from a batch answer sits
@@ -143,7 +141,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 					if err != nil {
 						continue
 					}
-					out[missing[i]] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: MaxStale}
+					out[missing[i]] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: pol.MaxStale}
 				case errors.Is(r.Error, upstream.ErrNotFound):
 					out[missing[i]] = cache.Entry{NotFound: true, FreshFor: min(fresh, NotFoundFor)}
 				default:

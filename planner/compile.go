@@ -15,8 +15,6 @@ import (
 type compiled struct {
 	// roots are the root fields that make a call.
 	roots []*fetchStep
-	// keyOnly holds the trustKey fields that select only their key.
-	keyOnly map[*ast.Field]bool
 	// fields are the sparse field sets, by call.
 	fields map[string][]string
 }
@@ -44,8 +42,8 @@ type fetchStep struct {
 	hook  Hook
 	args  map[string]any
 	child *shape // nil when the field has no selection
-	// field is the root field's AST field (root steps only).
-	field *ast.Field
+	// alias is the root field's response name (root steps only).
+	alias string
 }
 
 // continues reports whether the records of f's call start anything: the
@@ -107,7 +105,7 @@ func planKey(op *graphql.OperationContext) string {
 }
 
 func (p *Planner) compile(op *graphql.OperationContext) *compiled {
-	c := &compiled{keyOnly: map[*ast.Field]bool{}}
+	c := &compiled{}
 	if op.Operation == nil {
 		return c
 	}
@@ -120,7 +118,7 @@ func (p *Planner) compile(op *graphql.OperationContext) *compiled {
 		if !ok || rule.Call == "" || f.Definition == nil {
 			continue
 		}
-		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables), field: f.Field}
+		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables), alias: f.Alias}
 		if step.hook.Check != nil && step.hook.Check(step.args) != nil {
 			continue
 		}
@@ -158,7 +156,6 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string,
 				continue
 			}
 			if rule.TrustKey && len(f.Selections) > 0 && p.keyOnlySel(op, childType, f.Selections) {
-				c.keyOnly[f.Field] = true
 				continue
 			}
 			step := &fetchStep{call: rule.Call, key: rule.Key, hook: h, args: args,

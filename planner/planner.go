@@ -95,7 +95,9 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 	}
 	if x := p.exec(ctx); x != nil {
 		for _, r := range x.plan.roots {
-			if r.field == fc.Field.Field && r.child != nil {
+			// By response name: the plan outlives the parsed document it
+			// was compiled from.
+			if r.alias == fc.Field.Alias && r.child != nil {
 				x.round([]job{{shape: r.child, nodes: []node{{rec: rec}}, mode: all}}, nil)
 			}
 		}
@@ -107,10 +109,15 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 // `Order.customer { id }` needs no call.
 func (p *Planner) KeyOnly(ctx context.Context) bool {
 	fc := graphql.GetFieldContext(ctx)
-	if p.Off || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+	if p.Off || fc == nil || fc.Field.Definition == nil || !graphql.HasOperationContext(ctx) {
 		return false
 	}
-	return p.compiled(graphql.GetOperationContext(ctx)).keyOnly[fc.Field.Field]
+	if r, ok := p.schema.Rule(fc.Object, fc.Field.Name); !ok || !r.TrustKey {
+		return false
+	}
+	// The merged selections of this very place: the same AST field may be
+	// key-only in a fragment and not where other selections merge into it.
+	return p.keyOnlySel(graphql.GetOperationContext(ctx), fc.Field.Definition.Type.Name(), fc.Field.Selections)
 }
 
 // execution is one request's run of a compiled plan.

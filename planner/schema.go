@@ -153,9 +153,18 @@ func (s *Schema) CachePolicies() map[string]loaders.Policy {
 				continue
 			}
 			secs, _ := strconv.Atoi(argString(d, "maxAge"))
-			p := loaders.Policy{MaxAge: time.Duration(secs) * time.Second, Private: argString(d, "scope") != "PUBLIC"}
+			stale := 300 // the directive's default
+			if a := d.Arguments.ForName("maxStale"); a != nil && a.Value != nil {
+				stale, _ = strconv.Atoi(a.Value.Raw)
+			}
+			p := loaders.Policy{
+				MaxAge:   time.Duration(secs) * time.Second,
+				Private:  argString(d, "scope") != "PUBLIC",
+				MaxStale: time.Duration(stale) * time.Second,
+			}
 			if old, ok := out[rule.Call]; ok || seen[rule.Call] {
 				p.MaxAge = min(p.MaxAge, old.MaxAge)
+				p.MaxStale = min(p.MaxStale, old.MaxStale)
 				p.Private = p.Private || old.Private
 			}
 			seen[rule.Call] = true

@@ -19,13 +19,14 @@ func TestCachePoliciesFollowTheSchema(t *testing.T) {
 	}
 	got := s.CachePolicies()
 	want := map[string]loaders.Policy{
-		loaders.CustomersByID:    {MaxAge: 60 * time.Second, Private: true},
-		loaders.OrdersByID:       {MaxAge: 30 * time.Second, Private: true},
-		loaders.OrdersByCustomer: {MaxAge: 30 * time.Second, Private: true},
-		loaders.ProductsBySKU:    {MaxAge: 300 * time.Second},
-		loaders.StockBySKU:       {MaxAge: time.Second},
-		loaders.ShipmentByOrder:  {MaxAge: 10 * time.Second, Private: true},
-		loaders.PaymentsByOrder:  {MaxAge: 30 * time.Second, Private: true},
+		loaders.CustomersByID:    {MaxAge: 60 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.OrdersByID:       {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.OrdersByCustomer: {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.ProductsBySKU:    {MaxAge: 300 * time.Second, MaxStale: 5 * time.Minute},
+		// Stock is never kept over one second, not even stale.
+		loaders.StockBySKU:      {MaxAge: time.Second},
+		loaders.ShipmentByOrder: {MaxAge: 10 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.PaymentsByOrder: {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
 	}
 	for call, w := range want {
 		if got[call] != w {
