@@ -471,13 +471,13 @@ func cachePolicies(t *testing.T) map[string]loaders.Policy {
 	}
 	got := sch.CachePolicies()
 	want := map[string]loaders.Policy{
-		loaders.CustomersByID:    {MaxAge: 60 * time.Second, Private: true},
-		loaders.OrdersByID:       {MaxAge: 30 * time.Second, Private: true},
-		loaders.OrdersByCustomer: {MaxAge: 30 * time.Second, Private: true},
-		loaders.ProductsBySKU:    {MaxAge: 300 * time.Second},
+		loaders.CustomersByID:    {MaxAge: 60 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.OrdersByID:       {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.OrdersByCustomer: {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.ProductsBySKU:    {MaxAge: 300 * time.Second, MaxStale: 5 * time.Minute},
 		loaders.StockBySKU:       {MaxAge: time.Second},
-		loaders.ShipmentByOrder:  {MaxAge: 10 * time.Second, Private: true},
-		loaders.PaymentsByOrder:  {MaxAge: 30 * time.Second, Private: true},
+		loaders.ShipmentByOrder:  {MaxAge: 10 * time.Second, Private: true, MaxStale: 5 * time.Minute},
+		loaders.PaymentsByOrder:  {MaxAge: 30 * time.Second, Private: true, MaxStale: 5 * time.Minute},
 	}
 	for _, call := range loaders.Names() {
 		if got[call] != want[call] {
