@@ -51,9 +51,6 @@ func New(o Options) *Cache {
 	return c
 }
 
-// Store returns the store the Cache reads and fills.
-func (c *Cache) Store() Store { return c.store }
-
 // Load answers keys, one Result per key in key order (duplicates
 // answered alike):
 //

@@ -42,16 +42,6 @@ const (
 	StateDown State = "down"
 )
 
-func stateValue(s State) float64 {
-	switch s {
-	case StateDegraded:
-		return 1
-	case StateDown:
-		return 2
-	}
-	return 0
-}
-
 var (
 	_ Store = (*Memory)(nil)
 	_ Store = (*Redis)(nil)

@@ -128,10 +128,6 @@ func New(ctx context.Context, cfg Config, o Options) (*Gateway, error) {
 // Handler serves every endpoint of config.md.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Demo returns the in-process demo services, or nil when every upstream is
-// a real one.
-func (g *Gateway) Demo() *demo.Demo { return g.demo }
-
 // Close stops what New started.
 func (g *Gateway) Close() {
 	if g.redis != nil {

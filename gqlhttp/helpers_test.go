@@ -252,15 +252,6 @@ func jsonEqual(a json.RawMessage, b string) bool {
 	return bytes.Equal(xb, yb)
 }
 
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // paddedRequest is a valid request for { name } of exactly size bytes,
 // filled out by an ignored top-level member.
 func paddedRequest(t testing.TB, size int) []byte {

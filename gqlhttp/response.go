@@ -206,19 +206,6 @@ func withCode(e *gqlerror.Error, code gqlerr.Code) *gqlerror.Error {
 	return &c
 }
 
-// contractCode reports whether c is one of the codes of graphql-api.md.
-// (A gqlerr.Known would make this local list unnecessary.)
-func contractCode(c gqlerr.Code) bool {
-	switch c {
-	case gqlerr.ParseFailed, gqlerr.ValidationFailed, gqlerr.BadRequest,
-		gqlerr.Unauthenticated, gqlerr.Forbidden, gqlerr.BadUserInput,
-		gqlerr.UpstreamUnavailable, gqlerr.UpstreamError, gqlerr.QueryTooComplex,
-		gqlerr.PersistedQueryNotFound, gqlerr.RateLimited, gqlerr.Internal:
-		return true
-	}
-	return false
-}
-
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {

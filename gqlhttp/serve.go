@@ -168,7 +168,7 @@ func contractError(e *gqlerror.Error, unresolved bool, operationName string) *gq
 		return c
 	case code == complexityLimitCode:
 		e = withCode(e, gqlerr.QueryTooComplex)
-	case !contractCode(code):
+	case !gqlerr.Known(code):
 		// No code, or one the contract does not know: the request was
 		// refused before execution, so it is a bad request.
 		e = withCode(e, gqlerr.BadRequest)

@@ -88,9 +88,6 @@ func (s *Server) Count() int {
 	return len(s.reqs)
 }
 
-// Released is closed when the test ends; hanging handlers wait on it.
-func (s *Server) Released() <-chan struct{} { return s.release }
-
 // Options returns client options for this server with test-sized timings.
 func (s *Server) Options(service string) upstream.Options {
 	return upstream.Options{
