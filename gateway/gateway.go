@@ -218,7 +218,7 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 			AttemptTimeout: g.cfg.UpstreamTimeout,
 			// Catalog and inventory data is the same for everyone: they
 			// never learn who asked.
-			SendUserID: s != "catalog" && s != "inventory",
+			SendUserID: loaders.SendsUser(s),
 			Logger:     g.log.With("component", "upstream"),
 			Metrics:    um,
 		}

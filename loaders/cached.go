@@ -33,42 +33,71 @@ type Policy struct {
 // silent on the number).
 const NotFoundFor = 5 * time.Second
 
-// request describes the one-key upstream request of each call: the key of
-// a cache entry is derived from it, so an entity from a batch answer sits
-// under the key of the request that would have fetched it alone.
-type request struct {
-	service string
-	// sendsUser: the service gets X-User-Id (upstreams.md).
-	sendsUser bool
-	path      func(key string, fields []string) (string, url.Values)
+// Request describes a call in REST terms, once: the cache derives entry
+// keys from its one-key request (so an entity from a batch answer sits under
+// the key of the request that would have fetched it alone), the explain
+// output shows its templates, and the gateway tells the services that get
+// the caller's identity from it.
+type Request struct {
+	Service string
+	// SendsUser: the service gets X-User-Id (upstreams.md).
+	SendsUser bool
+	// One and Many are the request templates for one key and for several;
+	// Batch is false where the service has no batch call (one request per
+	// key, or no keys at all).
+	One, Many string
+	Batch     bool
+	// path is the one-key request, for cache keys; nil for calls that are
+	// not cached.
+	path func(key string, fields []string) (string, url.Values)
 }
 
-var requests = map[string]request{
-	CustomersByID: {"customers", true, func(k string, _ []string) (string, url.Values) {
-		return "/customers/" + url.PathEscape(k), nil
-	}},
-	OrdersByID: {"orders", true, func(k string, _ []string) (string, url.Values) {
-		return "/orders/" + url.PathEscape(k), nil
-	}},
-	OrdersByCustomer: {"orders", true, func(k string, _ []string) (string, url.Values) {
-		return "/orders", url.Values{"customer_ids": {k}, "limit": {fmt.Sprint(OrdersPerCustomer)}}
-	}},
-	ProductsBySKU: {"catalog", false, func(k string, fields []string) (string, url.Values) {
-		var q url.Values
-		if len(fields) > 0 {
-			q = url.Values{"fields": {strings.Join(fields, ",")}}
+// SearchProducts is the catalog search, made by its resolver rather than a
+// batch call.
+const SearchProducts = "catalog.search"
+
+var requests = map[string]Request{
+	CustomersByID: {"customers", true, "GET /customers/{id}", "GET /customers?ids={ids}", true,
+		func(k string, _ []string) (string, url.Values) { return "/customers/" + url.PathEscape(k), nil }},
+	OrdersByID: {"orders", true, "GET /orders/{id}", "GET /orders?ids={ids}", true,
+		func(k string, _ []string) (string, url.Values) { return "/orders/" + url.PathEscape(k), nil }},
+	OrdersByCustomer: {"orders", true, "GET /orders?customer_ids={ids}&limit=100", "GET /orders?customer_ids={ids}&limit=100", true,
+		func(k string, _ []string) (string, url.Values) {
+			return "/orders", url.Values{"customer_ids": {k}, "limit": {fmt.Sprint(OrdersPerCustomer)}}
+		}},
+	ProductsBySKU: {"catalog", false, "GET /products/{sku}", "POST /products:batchGet", true,
+		func(k string, fields []string) (string, url.Values) {
+			var q url.Values
+			if len(fields) > 0 {
+				q = url.Values{"fields": {strings.Join(fields, ",")}}
+			}
+			return "/products/" + url.PathEscape(k), q
+		}},
+	StockBySKU: {"inventory", false, "GET /stock?skus={skus}", "GET /stock?skus={skus}", true,
+		func(k string, _ []string) (string, url.Values) { return "/stock", url.Values{"skus": {k}} }},
+	ShipmentByOrder: {"shipping", true, "GET /shipments/by-order/{order_id}", "", false,
+		func(k string, _ []string) (string, url.Values) {
+			return "/shipments/by-order/" + url.PathEscape(k), nil
+		}},
+	PaymentsByOrder: {"payments", true, "GET /payments?order_ids={ids}", "GET /payments?order_ids={ids}", true,
+		func(k string, _ []string) (string, url.Values) { return "/payments", url.Values{"order_ids": {k}} }},
+	SearchProducts: {"catalog", false, "GET /products?q={search}&limit={first}&cursor={after}", "", false, nil},
+}
+
+// Describe returns the REST description of call.
+func Describe(call string) (Request, bool) {
+	r, ok := requests[call]
+	return r, ok
+}
+
+// SendsUser reports whether calls to service carry the caller's X-User-Id.
+func SendsUser(service string) bool {
+	for _, r := range requests {
+		if r.Service == service {
+			return r.SendsUser
 		}
-		return "/products/" + url.PathEscape(k), q
-	}},
-	StockBySKU: {"inventory", false, func(k string, _ []string) (string, url.Values) {
-		return "/stock", url.Values{"skus": {k}}
-	}},
-	ShipmentByOrder: {"shipping", true, func(k string, _ []string) (string, url.Values) {
-		return "/shipments/by-order/" + url.PathEscape(k), nil
-	}},
-	PaymentsByOrder: {"payments", true, func(k string, _ []string) (string, url.Values) {
-		return "/payments", url.Values{"order_ids": {k}}
-	}},
+	}
+	return false
 }
 
 // CheckPolicies refuses policies that would share private data: a PUBLIC
@@ -77,12 +106,12 @@ func CheckPolicies(p map[string]Policy) error {
 	var errs []error
 	for call, pol := range p {
 		r, ok := requests[call]
-		if !ok {
+		if !ok || r.path == nil {
 			errs = append(errs, fmt.Errorf("cache policy for unknown call %q", call))
 			continue
 		}
-		if pol.MaxAge > 0 && !pol.Private && r.sendsUser {
-			errs = append(errs, fmt.Errorf("cache policy of %s is PUBLIC, but %s is sent the caller's X-User-Id: its answers may differ per caller; declare scope PRIVATE", call, r.service))
+		if pol.MaxAge > 0 && !pol.Private && r.SendsUser {
+			errs = append(errs, fmt.Errorf("cache policy of %s is PUBLIC, but %s is sent the caller's X-User-Id: its answers may differ per caller; declare scope PRIVATE", call, r.Service))
 		}
 	}
 	return errors.Join(errs...)
@@ -95,10 +124,10 @@ func CacheKey(ctx context.Context, call, key string, fields []string, private bo
 	r := requests[call]
 	path, q := r.path(key, fields)
 	var identity map[string]string
-	if private && r.sendsUser {
+	if private && r.SendsUser {
 		identity = map[string]string{"X-User-Id": upstream.UserID(ctx)}
 	}
-	return cache.Key(r.service, "GET", path, q, nil, identity)
+	return cache.Key(r.Service, "GET", path, q, nil, identity)
 }
 
 // cached puts the cache in front of batch: one store read for the keys,
@@ -158,7 +187,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 			}
 			return out, nil
 		})
-		svc := requests[call].service
+		svc := requests[call].Service
 		out := make([]*dataloader.Result[V], len(keys))
 		for i, r := range results {
 			res := &dataloader.Result[V]{}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/tutti-gw/tutti/loaders"
 )
 
 // Step is one upstream call of a plan, in REST terms.
@@ -42,21 +44,6 @@ type Plan struct {
 	// Depth is the longest chain of dependent calls: the critical path in
 	// upstream round trips.
 	Depth int `json:"depth"`
-}
-
-// requests describes each call's upstream request, for the explain output.
-var requests = map[string]struct {
-	service, one, many string
-	batch              bool
-}{
-	"customers.byId":    {"customers", "GET /customers/{id}", "GET /customers?ids={ids}", true},
-	"orders.byId":       {"orders", "GET /orders/{id}", "GET /orders?ids={ids}", true},
-	"orders.byCustomer": {"orders", "GET /orders?customer_ids={ids}&limit=100", "GET /orders?customer_ids={ids}&limit=100", true},
-	"catalog.bySku":     {"catalog", "GET /products/{sku}", "POST /products:batchGet", true},
-	"catalog.search":    {"catalog", "GET /products?q={search}&limit={first}&cursor={after}", "", false},
-	"inventory.stock":   {"inventory", "GET /stock?skus={skus}", "GET /stock?skus={skus}", true},
-	"shipping.byOrder":  {"shipping", "GET /shipments/by-order/{order_id}", "", false},
-	"payments.byOrder":  {"payments", "GET /payments?order_ids={ids}", "GET /payments?order_ids={ids}", true},
 }
 
 // fixedListSize is the size assumed for a list the parent's record holds
@@ -100,7 +87,7 @@ func (p *Planner) explain(ctx context.Context, op *graphql.OperationContext) *Pl
 				continue
 			}
 		}
-		if rule.Call == "catalog.search" {
+		if rule.Call == loaders.SearchProducts {
 			n = intOf(args["first"], 20)
 		}
 		e.fetch(rule.Call, root+"."+f.Name, f.Definition.Type.Name(), f.Field, f.Selections, f.Alias, nil, n, "arguments")
@@ -154,12 +141,12 @@ func (e *explainer) step(call string, waits []*Step, n int, where, path string) 
 		}
 		return s
 	}
-	r := requests[call]
-	req := r.one
-	if n > 1 && r.many != "" {
-		req = r.many
+	r, _ := loaders.Describe(call)
+	req := r.One
+	if n > 1 && r.Many != "" {
+		req = r.Many
 	}
-	s := &Step{ID: len(e.steps) + 1, Call: call, Service: r.service, Request: req, MaxKeys: n,
+	s := &Step{ID: len(e.steps) + 1, Call: call, Service: r.Service, Request: req, MaxKeys: n,
 		Requests: requestsFor(call, n), WaitsFor: ids, Depth: depth, Keys: where, Fields: []string{path}}
 	e.steps = append(e.steps, s)
 	e.at[id] = s
@@ -171,8 +158,8 @@ func requestsFor(call string, keys int) int {
 	if keys <= 0 {
 		return 0
 	}
-	if !requests[call].batch {
-		if call == "catalog.search" {
+	if r, _ := loaders.Describe(call); !r.Batch {
+		if call == loaders.SearchProducts {
 			return 1 + (keys-1)/100
 		}
 		return keys

@@ -92,7 +92,7 @@ func LoadSchema(calls []string, sources ...*ast.Source) (*Schema, error) {
 			var r Rule
 			if d := f.Directives.ForName("fetch"); d != nil {
 				r.Call, r.Key, r.TrustKey = argString(d, "call"), argString(d, "key"), argString(d, "trustKey") == "true"
-				if r.Call != "catalog.search" && !slices.Contains(calls, r.Call) {
+				if r.Call != loaders.SearchProducts && !slices.Contains(calls, r.Call) {
 					return nil, fmt.Errorf("load schema: %s.%s: @fetch names unknown call %q", def.Name, f.Name, r.Call)
 				}
 				root := def.Name == "Query" || def.Name == "Mutation"
@@ -112,6 +112,20 @@ func LoadSchema(calls []string, sources ...*ast.Source) (*Schema, error) {
 		}
 	}
 	return s, nil
+}
+
+// argOrDefault is a directive argument as written, or the default its
+// definition declares.
+func argOrDefault(sch *ast.Schema, d *ast.Directive, name string) string {
+	if v := argString(d, name); v != "" {
+		return v
+	}
+	if def := sch.Directives[d.Name]; def != nil {
+		if a := def.Arguments.ForName(name); a != nil && a.DefaultValue != nil {
+			return a.DefaultValue.Raw
+		}
+	}
+	return ""
 }
 
 func argString(d *ast.Directive, name string) string {
@@ -153,10 +167,7 @@ func (s *Schema) CachePolicies() map[string]loaders.Policy {
 				continue
 			}
 			secs, _ := strconv.Atoi(argString(d, "maxAge"))
-			stale := 300 // the directive's default
-			if a := d.Arguments.ForName("maxStale"); a != nil && a.Value != nil {
-				stale, _ = strconv.Atoi(a.Value.Raw)
-			}
+			stale, _ := strconv.Atoi(argOrDefault(s.AST, d, "maxStale"))
 			p := loaders.Policy{
 				MaxAge:   time.Duration(secs) * time.Second,
 				Private:  argString(d, "scope") != "PUBLIC",

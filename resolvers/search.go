@@ -48,7 +48,7 @@ func (r *Resolver) searchProducts(ctx context.Context, search *string, first *in
 	want := skip + n
 	for {
 		limit := min(want, catalogMaxLimit)
-		done := loaders.From(ctx).Traced("catalog.search", 1)
+		done := loaders.From(ctx).Traced(loaders.SearchProducts, 1)
 		pg, err := r.Catalog.Search(ctx, q, limit, at)
 		done(err != nil)
 		if err != nil {
