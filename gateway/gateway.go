@@ -320,10 +320,8 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	srv.SetRecoverFunc(recoverFunc(g.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		lo := loaders.Options{Mode: g.cfg.Mode}
-		if g.cfg.Mode == loaders.ModePlanned {
-			lo.Fields = res.Planner.Fields(op)
-		}
+		prepared := res.Planner.Prepare(op)
+		lo := loaders.Options{Mode: g.cfg.Mode, Fields: prepared.Fields()}
 		mode := planMode(op)
 		if mode == "dry-run" {
 			plan := res.Planner.Explain(ctx, op)
@@ -336,7 +334,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		}
 		l := loaders.New(clients, lo)
 		ctx = loaders.With(ctx, l)
-		res.Planner.Start(ctx)
+		res.Planner.Start(ctx, prepared)
 		handle := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := handle(ctx)

@@ -14,11 +14,11 @@ import (
 // key (always sent) and __typename are left out; a selection of none of
 // the rest asks for the smallest field, to learn only whether the record
 // exists.
-func (p *Planner) Fields(op *graphql.OperationContext) map[string][]string {
-	if p.Off || op == nil || op.Operation == nil {
+func (pp Prepared) Fields() map[string][]string {
+	if pp.c == nil {
 		return nil
 	}
-	return p.compiled(op).fields
+	return pp.c.fields
 }
 
 func (p *Planner) fields(op *graphql.OperationContext) map[string][]string {

@@ -65,15 +65,27 @@ type node struct {
 	key string
 }
 
+// Prepared is an operation's plan, looked up (or compiled) once per
+// request by Prepare and handed to Start and the loaders' sparse fields.
+type Prepared struct{ c *compiled }
+
+// Prepare returns the plan of op; the zero Prepared when planning is off.
+func (p *Planner) Prepare(op *graphql.OperationContext) Prepared {
+	if p.Off || op == nil || op.Operation == nil {
+		return Prepared{}
+	}
+	return Prepared{c: p.compiled(op)}
+}
+
 // Start starts, at the beginning of an operation, the calls of every root
 // field whose keys its Keys hook gives, all keys of one call in one batch,
 // and everything below them as their keys become known. It returns at once;
 // resolvers read the answers from the request's loaders.
-func (p *Planner) Start(ctx context.Context) {
-	x := p.exec(ctx)
-	if x == nil {
+func (p *Planner) Start(ctx context.Context, pp Prepared) {
+	if pp.c == nil || !graphql.HasOperationContext(ctx) {
 		return
 	}
+	x := &execution{ctx: ctx, plan: pp.c, loads: loaders.From(ctx)}
 	var wants []want
 	for _, r := range x.plan.roots {
 		if r.hook.Keys == nil {
