@@ -370,7 +370,7 @@ func TestCacheWarmCorpus(t *testing.T) {
 
 			// extensions.calls agrees; each batch of a cached call read
 			// Redis once (one MGET), none other read it.
-			var batches, uncached, keys int64
+			var batches, finished, uncached, keys int64
 			for _, b := range cacheTraced(t, rw) {
 				if b.Call == cacheSearch {
 					continue
@@ -387,15 +387,20 @@ func TestCacheWarmCorpus(t *testing.T) {
 					continue
 				}
 				batches++
+				if !b.Pending {
+					finished++
+				}
 				keys += int64(b.Keys)
 			}
 			mget := after["cmd:mget"] - before["cmd:mget"]
 			get := after["cmd:get"] - before["cmd:get"]
 			set := after["cmd:set"] - before["cmd:set"]
-			// A batch whose request ended before its read (a hidden order's
-			// shipment, started from the argument) reads nothing at all.
-			if mget > batches || (c.expect.PlanBound == "" && mget != batches) {
-				t.Errorf("Redis MGETs = %d for %d batches of cached calls, want one read per batch", mget, batches)
+			// A batch still pending when the answer was written (an unknown
+			// order's shipment, started from the argument) may have read
+			// Redis by now or not: its request ended. Every finished batch
+			// read exactly once.
+			if mget > batches || mget < finished {
+				t.Errorf("Redis MGETs = %d for %d batches of cached calls (%d finished when the answer was written), want one read per batch", mget, batches, finished)
 			}
 			if get != 0 {
 				t.Errorf("Redis GETs = %d on a single server, want reads as MGET only", get)
@@ -1350,18 +1355,23 @@ func TestCacheCluster(t *testing.T) {
 			if extra := cacheUncached(byEndpoint, stockMayBeStale); len(extra) > 0 {
 				t.Errorf("warm run over the cluster made upstream calls for cached data: %v", extra)
 			}
-			var k int64
+			var k, kFinished int64
 			for _, c := range cacheTraced(t, rw) {
 				if pol[c.Call].MaxAge > 0 {
 					k += int64(c.Keys) // a cached call's batch reads its keys
+					if !c.Pending {
+						kFinished += int64(c.Keys)
+					}
 				}
 			}
 			g, m := after["cmd:get"]-before["cmd:get"], after["cmd:mget"]-before["cmd:mget"]
 			if m != 0 {
 				t.Errorf("%d MGETs on a cluster, want pipelined GETs", m)
 			}
-			if g != k {
-				t.Errorf("%d GETs on the cluster for %d keys in batches of cached calls, want one per key", g, k)
+			// Keys of a batch still pending when the answer was written may
+			// or may not have been read: their request ended.
+			if g > k || g < kFinished {
+				t.Errorf("%d GETs on the cluster for %d keys in batches of cached calls (%d in finished batches), want one per key", g, k, kFinished)
 			}
 			gets, mgets, keys = gets+g, mgets+m, keys+k
 		})

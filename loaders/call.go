@@ -47,7 +47,7 @@ func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, o Op
 		wait = 16 * time.Millisecond // dataloader/v7's default
 	}
 	c.loader = dataloader.NewBatchedLoader(
-		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys) },
+		func(ctx context.Context, keys []string) []*dataloader.Result[V] { return c.run(ctx, keys, nil) },
 		dataloader.WithCache[string, V](c.cache),
 		dataloader.WithWait[string, V](wait),
 		dataloader.WithBatchCapacity[string, V](maxBatch*8),
@@ -61,7 +61,7 @@ func (c *Call[V]) Name() string { return c.name }
 // Load returns the record of key, fetching it if nothing fetched it yet.
 func (c *Call[V]) Load(ctx context.Context, key string) (V, error) {
 	if c.mode == ModeNaive {
-		r := c.run(ctx, []string{key})[0]
+		r := c.run(ctx, []string{key}, nil)[0]
 		return r.Data, r.Error
 	}
 	return c.loader.Load(ctx, key)()
@@ -97,6 +97,12 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 	if len(missing) == 0 && then == nil {
 		return
 	}
+	// The batch is on the trace from the moment it is decided, so an
+	// explain answer lists it even when its goroutine has not run yet.
+	var end func(outcome)
+	if len(missing) > 0 {
+		end = c.trace.begin(c.name, len(missing))
+	}
 	go func() {
 		var res []*dataloader.Result[V]
 		// The answers are always published, even when then panics.
@@ -106,7 +112,7 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 			}
 		}()
 		if len(missing) > 0 {
-			res = c.run(ctx, missing)
+			res = c.run(ctx, missing, end)
 		}
 		if then != nil {
 			defer func() {
@@ -159,8 +165,12 @@ func (c *Call[V]) loadEach(ctx context.Context, keys []string) ([]V, []error) {
 	return vals, errs
 }
 
-func (c *Call[V]) run(ctx context.Context, keys []string) (res []*dataloader.Result[V]) {
-	end := c.trace.begin(c.name, len(keys))
+// run sends one batch; end, when not nil, is the trace entry its caller
+// began when it decided to send it.
+func (c *Call[V]) run(ctx context.Context, keys []string, end func(outcome)) (res []*dataloader.Result[V]) {
+	if end == nil {
+		end = c.trace.begin(c.name, len(keys))
+	}
 	defer func() {
 		// A batch function that panics fails its keys, never the process.
 		if p := recover(); p != nil {

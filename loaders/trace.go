@@ -32,6 +32,11 @@ type TracedCall struct {
 	CacheHits int  `json:"cacheHits"`
 	Stale     int  `json:"stale,omitempty"`
 	Upstream  bool `json:"upstream"`
+	// Pending marks a batch still running when the answer was written:
+	// the plan started it from an argument, and nothing in the answer
+	// needed it (an unknown order's shipment, say). Its other figures
+	// are not known yet.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // outcome is how one batch's keys were answered.
@@ -69,7 +74,7 @@ func (t *Trace) begin(call string, keys int) func(o outcome) {
 	start := time.Now()
 	t.mu.Lock()
 	i := len(t.calls)
-	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start))})
+	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start)), Pending: true})
 	t.mu.Unlock()
 	return func(o outcome) {
 		t.mu.Lock()
@@ -78,6 +83,7 @@ func (t *Trace) begin(call string, keys int) func(o outcome) {
 		c.DurationMs, c.Failed, c.NotFound = ms(time.Since(start)), o.failed, o.notFound
 		c.CacheHits, c.Stale = o.hits, o.stale
 		c.Upstream = o.hits+o.stale < keys
+		c.Pending = false
 	}
 }
 
