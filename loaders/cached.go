@@ -206,7 +206,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 			case r.Entry.NotFound:
 				res.Error = fmt.Errorf("%s %s: %w", call, keys[i], upstream.ErrNotFound)
 			default:
-				if err := json.Unmarshal(r.Entry.Value, &res.Data); err != nil {
+				if err := upstream.Decode(r.Entry.Value, &res.Data); err != nil {
 					// A record this version cannot read is a miss the next
 					// time; this time it is an error of the service's data.
 					res.Error = &upstream.Error{Service: svc, Op: call, Err: fmt.Errorf("%w: cached record: %w", upstream.ErrBadResponse, err)}

@@ -88,6 +88,12 @@ func mapProduct(p *catalog.Product) (*model.Product, error) {
 		tags = []string{}
 	}
 	m := &model.Product{SKU: p.SKU, Title: p.Title, Description: p.Description, Tags: tags}
+	if p.Price.Amount == "" {
+		// A sparse record without its price (the operation does not
+		// select it), or a record that lacks one: an error only if read.
+		m.PriceErr = errNoPrice
+		return m, nil
+	}
 	cents, err := parseCents(p.Price.Amount)
 	if err != nil {
 		m.PriceErr = badRecord("catalog", "map product", err)
@@ -102,6 +108,10 @@ func mapProduct(p *catalog.Product) (*model.Product, error) {
 }
 
 var errBadAmount = errors.New("not a decimal amount with at most two places")
+
+// errNoPrice is the price error of a catalog record without a price; one
+// value for all of them, so the common sparse record costs no allocation.
+var errNoPrice = badRecord("catalog", "map product", fmt.Errorf("amount %q: %w", "", errBadAmount))
 
 // parseCents reads a decimal string with up to two decimals into cents:
 // "20" = 2000, "20.5" = 2050, "20.50" = 2050, "-0.05" = -5.

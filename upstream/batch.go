@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -91,5 +90,5 @@ type Field[T any] struct {
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Field[T]) UnmarshalJSON(b []byte) error {
 	f.Set = true
-	return json.Unmarshal(b, &f.Value)
+	return Decode(b, &f.Value)
 }

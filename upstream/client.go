@@ -376,7 +376,7 @@ func (c *Client) send(ctx context.Context, call Call, u *url.URL, body []byte, o
 		if len(bytes.TrimSpace(data)) == 0 {
 			return outcome{meta: meta, err: c.Fail(call.Op, st, &failure{step: "decode body", class: ErrBadResponse, detail: "empty body"})}
 		}
-		if err := json.Unmarshal(data, out); err != nil {
+		if err := Decode(data, out); err != nil {
 			return outcome{meta: meta, err: c.Fail(call.Op, st, &failure{step: "decode body", class: ErrBadResponse, detail: describeJSON(err), causes: []error{err}})}
 		}
 		return outcome{meta: meta}
