@@ -373,6 +373,16 @@ var batchParam = map[string]string{
 }
 
 func (d *Demo) record(svc, endpoint string, r *http.Request, body []byte) {
+	d.callMu.Lock()
+	keep := d.opts.MaxRecorded > 0 || d.onRecord != nil
+	if !keep {
+		// Counting only (the load harness): no copy of the request.
+		d.calls[svc]++
+		d.byEndpoint[svc+" "+endpoint]++
+		d.callMu.Unlock()
+		return
+	}
+	d.callMu.Unlock()
 	req := Request{
 		Service:  svc,
 		Endpoint: endpoint,
