@@ -144,6 +144,45 @@ type resultBody struct {
 	Extensions map[string]any  `json:"extensions,omitempty"`
 }
 
+// encode writes the body as json.Marshal would, but copies Data as it is:
+// the executor wrote it, so it is valid compact JSON already, and it is
+// most of the answer (json.Marshal would scan it again to compact it).
+func (b resultBody) encode() ([]byte, error) {
+	buf := make([]byte, 0, len(b.Data)+64)
+	buf = append(buf, '{')
+	sep := false
+	member := func(name string, v any) error {
+		if sep {
+			buf = append(buf, ',')
+		}
+		sep = true
+		buf = append(buf, '"')
+		buf = append(buf, name...)
+		buf = append(buf, '"', ':')
+		if raw, ok := v.(json.RawMessage); ok {
+			buf = append(buf, raw...)
+			return nil
+		}
+		enc, err := json.Marshal(v)
+		buf = append(buf, enc...)
+		return err
+	}
+	if len(b.Errors) > 0 {
+		if err := member("errors", b.Errors); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.Data) > 0 {
+		_ = member("data", b.Data)
+	}
+	if len(b.Extensions) > 0 {
+		if err := member("extensions", b.Extensions); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
 // internalBody is sent when a response cannot be encoded.
 var internalBody = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL"}}]}`)
 
@@ -165,7 +204,13 @@ func writeErrors(w http.ResponseWriter, contentType string, status int, extensio
 // answers 500 INTERNAL instead and returns the encoding error for the caller
 // to log; it never panics. Errors writing to the client are not reported.
 func writeJSON(w http.ResponseWriter, contentType string, status int, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if r, ok := v.(resultBody); ok {
+		b, err = r.encode()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		status, b = http.StatusInternalServerError, internalBody
 	}
