@@ -64,7 +64,9 @@ type Options struct {
 	// bulkhead), retries and back-off included, so that one slow service
 	// cannot hold every connection and goroutine. A call waits for a slot
 	// until its ctx or OverallTimeout ends, then fails with
-	// ErrBulkheadFull. Default 64.
+	// ErrBulkheadFull. Default 256, the idle connections kept per host: with
+	// 64 a shop page that asks shipping once per order queued behind its own
+	// calls at 16 concurrent clients (p50 106 ms against 49 ms on the bench).
 	MaxConcurrent int
 
 	// BaseBackoff is the back-off before the first retry; it doubles for
@@ -114,7 +116,7 @@ const (
 	DefaultMaxRetryAfter  = 2 * time.Second
 	DefaultMaxBodyBytes   = 8 << 20
 	DefaultOverallTimeout = 5 * time.Second
-	DefaultMaxConcurrent  = 64
+	DefaultMaxConcurrent  = 256
 )
 
 // withDefaults returns o with every unset field filled in: the one place
