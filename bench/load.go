@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -152,9 +154,13 @@ type Report struct {
 	Brief bool `json:"brief,omitempty"`
 	// IdleBusy is the machine's busy share of its CPUs over one second
 	// before the first run: load from other processes.
-	IdleBusy float64       `json:"idleBusy"`
-	Skipped  []string      `json:"skipped,omitempty"`
-	Cases    []*CaseResult `json:"cases"`
+	IdleBusy float64 `json:"idleBusy"`
+	// HopFloor is, per concurrency, the p50 of one request made straight
+	// to a demo service (no gateway) minus the latency it adds: what each
+	// level of calls costs on this machine beyond the latency itself.
+	HopFloor map[int]time.Duration `json:"hopFloorNs,omitempty"`
+	Skipped  []string              `json:"skipped,omitempty"`
+	Cases    []*CaseResult         `json:"cases"`
 }
 
 func (h *harness) runAll(ctx context.Context, cases []*Case) (*Report, error) {
@@ -181,6 +187,15 @@ func (h *harness) runAll(ctx context.Context, cases []*Case) (*Report, error) {
 		rep.IdleBusy = float64(busy1-busy0) / float64(total1-total0)
 	}
 	logf("machine busy before the first run (other processes): %.0f%%", 100*rep.IdleBusy)
+	rep.HopFloor = map[int]time.Duration{}
+	for _, conc := range h.cfg.concurrency {
+		f, err := h.hopFloor(ctx, conc)
+		if err != nil {
+			return nil, err
+		}
+		rep.HopFloor[conc] = f
+		logf("hop floor at c=%d: p50 of a direct demo request − latency = %.2fms", conc, ms(f))
+	}
 	total := len(cases) * len(h.cfg.concurrency) * len(h.gws)
 	done := 0
 	for _, c := range cases {
@@ -213,6 +228,72 @@ func (h *harness) runAll(ctx context.Context, cases []*Case) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// hopFloor runs conc clients that call one demo endpoint directly (the
+// catalog's GET /products/{sku}), without the gateway, and returns the p50
+// minus the demo's latency: the cost of one upstream hop on this machine
+// at that concurrency (client, loopback, the demo's handler and timer).
+func (h *harness) hopFloor(ctx context.Context, conc int) (time.Duration, error) {
+	url := h.demo.URL("catalog") + "/products/SKU-0001"
+	header := http.Header{"X-Api-Key": {demo.DefaultAPIKey("catalog")}}
+	d := min(h.cfg.duration, 2*time.Second)
+	var lats []time.Duration
+	var mu sync.Mutex
+	var firstErr error
+	for _, measured := range []bool{false, true} {
+		span := d
+		if !measured {
+			span = min(h.cfg.warmup, 500*time.Millisecond)
+		}
+		deadline := time.Now().Add(span)
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Go(func() {
+				var mine []time.Duration
+				for ctx.Err() == nil && time.Now().Before(deadline) {
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+					if err != nil {
+						mu.Lock()
+						firstErr = cmp.Or(firstErr, err)
+						mu.Unlock()
+						return
+					}
+					req.Header = header.Clone()
+					t0 := time.Now()
+					res, err := h.client.Do(req)
+					if err == nil {
+						_, err = io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if err == nil && res.StatusCode != http.StatusOK {
+							err = fmt.Errorf("status %d", res.StatusCode)
+						}
+					}
+					if err != nil {
+						mu.Lock()
+						firstErr = cmp.Or(firstErr, err)
+						mu.Unlock()
+						return
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				if measured {
+					mu.Lock()
+					lats = append(lats, mine...)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("interrupted: %w", err)
+	}
+	if firstErr != nil || len(lats) == 0 {
+		return 0, fmt.Errorf("hop floor at c=%d: direct demo request failed: %v", conc, firstErr)
+	}
+	slices.Sort(lats)
+	return max(0, quantile(lats, 0.5)-h.cfg.latency), nil
 }
 
 // prepared is a case ready to be sent to one gateway: its request and
