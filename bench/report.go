@@ -108,7 +108,7 @@ func (r *Report) markdown() string {
 				}
 			}
 			w("Hop floor, measured in the same run: a request made straight to a demo service (no gateway), p50 minus its %v latency: %s. "+
-				"Each level of calls pays it whoever makes the call (client, loopback, the demo's handler and timer), so *overhead beyond the hop floor* = p50 − depth × (latency + floor) is the part of the overhead a gateway could remove; it is shown for reading, the target is the column before it.\n\n",
+				"Each level of calls pays it whoever makes the call (client, loopback, the demo's handler and timer), so *overhead beyond the hop floor* = p50 − depth × (latency + floor) is roughly the part of the overhead a gateway could remove (the floor is measured with as many clients as the run has, while an operation that fans out sends more requests at once, so for wide operations the column overstates it); it is shown for reading, the target is the column before it.\n\n",
 				r.Latency, strings.Join(fs, ", "))
 		}
 	}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -64,4 +65,78 @@ func checkDecode(t *testing.T, b string) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: decoded %+v, encoding/json gives %+v", b, got, want)
 	}
+}
+
+// A body nested megabytes deep is refused with an error, as encoding/json
+// refuses it; the fast decoder, which recurses without limit, would end
+// the process with a stack overflow.
+func TestDecodeRefusesDeepNestingWithoutCrashing(t *testing.T) {
+	for _, open := range []string{"[", `{"a":`} {
+		body := `{"data":` + strings.Repeat(open, 3_000_000)
+		var env struct {
+			Data Field[map[string]any] `json:"data"`
+		}
+		if err := Decode([]byte(body), &env); err == nil {
+			t.Errorf("%q × 3 000 000: no error", open)
+		}
+	}
+}
+
+func TestNestedDeeperThan(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		max  int
+		want bool
+	}{
+		{`{"a":[1,{"b":2}]}`, 3, false},
+		{`{"a":[1,{"b":2}]}`, 2, true},
+		{`{"a":"[[[[[[{{{{"}`, 1, false},
+		{`{"a":"\"[[[["}`, 1, false},
+		{`{"a":"\\"}` + `[[`, 2, false},
+		{`{"a":"\\"}` + `[[[`, 2, true},
+		{`[][][][]`, 1, false},
+		{``, 0, false},
+	} {
+		if got := nestedDeeperThan([]byte(tt.body), tt.max); got != tt.want {
+			t.Errorf("nestedDeeperThan(%s, %d) = %v, want %v", tt.body, tt.max, got, tt.want)
+		}
+	}
+}
+
+// FuzzNestedDeeperThan compares the fast scan with a plain state machine.
+func FuzzNestedDeeperThan(f *testing.F) {
+	for _, b := range []string{`{"a":"\\\"[["}[[`, `[[["x\\"]]]`, `{"a":[{"b":"}"}]}`} {
+		f.Add(b, 2)
+	}
+	f.Fuzz(func(t *testing.T, body string, max int) {
+		if max < 0 || max > 100 {
+			return
+		}
+		depth, deeper, inString, escaped := 0, false, false, false
+		for _, c := range []byte(body) {
+			switch {
+			case inString && escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case inString && c == '"':
+				inString = false
+			case inString:
+			case c == '"':
+				inString = true
+			case c == '[' || c == '{':
+				if depth++; depth > max {
+					deeper = true
+				}
+			case c == ']' || c == '}':
+				depth--
+			}
+			if deeper {
+				break
+			}
+		}
+		if got := nestedDeeperThan([]byte(body), max); got != deeper {
+			t.Errorf("nestedDeeperThan(%q, %d) = %v, the state machine says %v", body, max, got, deeper)
+		}
+	})
 }

@@ -74,7 +74,7 @@ func set[T comparable](dst *T, v T) {
 //	UPSTREAM_<NAME>_RETRY_BUDGET_RATIO           retries ÷ calls, 0.2 or 20%    0.2
 //	UPSTREAM_<NAME>_RETRY_BUDGET_MIN_PER_SEC     retries a second always left   10
 //	UPSTREAM_<NAME>_RETRY_BUDGET_WINDOW          window of the ratio            10s
-//	UPSTREAM_<NAME>_MAX_CONCURRENT               bulkhead: calls at once        64
+//	UPSTREAM_<NAME>_MAX_CONCURRENT               bulkhead: calls at once        256
 //	UPSTREAM_<NAME>_MAX_BODY_BYTES               response body limit            8388608
 //	UPSTREAM_<NAME>_BREAKER_ENABLED              true or false                  true
 //	UPSTREAM_<NAME>_BREAKER_CONSECUTIVE_FAILURES failed attempts in a row       10
