@@ -445,6 +445,15 @@ func (h *harness) sendBuf(ctx context.Context, p *prepared, buf *bytes.Buffer) (
 	return res.StatusCode, buf.Bytes(), nil
 }
 
+// judge checks an answer that is not the reference: p.check when set, else
+// checkAnswer against p.expect (counting no errors).
+func (p *prepared) judge(status int, body []byte) (string, int) {
+	if p.check != nil {
+		return p.check(status, body)
+	}
+	return checkAnswer(status, body, p.expect), 0
+}
+
 // checkAnswer returns "" when the answer is a 200 whose errors carry
 // exactly the expected codes (sorted; none, usually), and what is wrong
 // otherwise.
@@ -555,22 +564,10 @@ func (h *harness) loop(ctx context.Context, p *prepared, conc int, d time.Durati
 					}
 				case status == http.StatusOK && bytes.Equal(body, p.ref):
 					ne += p.refErrors
-				case p.check != nil:
-					m, n := p.check(status, body)
+				default:
+					m, n := p.judge(status, body)
 					ne += n
 					if m != "" {
-						nf++
-						if msg == "" {
-							msg = m
-						}
-					} else {
-						nd++
-						if other == "" {
-							other = truncate(body, 300)
-						}
-					}
-				default:
-					if m := checkAnswer(status, body, p.expect); m != "" {
 						nf++
 						if msg == "" {
 							msg = m

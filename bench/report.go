@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tutti-gw/tutti/demo"
 )
 
 // Markers delimit the generated part of the -out file.
@@ -442,20 +444,18 @@ func floatCalls(m map[string]float64) string {
 
 // sortedKeys orders service names as the demo lists them.
 func sortedKeys[V any](m map[string]V) []string {
-	order := map[string]int{"customers": 0, "orders": 1, "catalog": 2, "inventory": 3, "shipping": 4, "payments": 5, "notifications": 6}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
-		ia, oka := order[a]
-		ib, okb := order[b]
+		ia, ib := slices.Index(demo.Services, a), slices.Index(demo.Services, b)
 		switch {
-		case oka && okb:
+		case ia >= 0 && ib >= 0:
 			return ia - ib
-		case oka:
+		case ia >= 0:
 			return -1
-		case okb:
+		case ib >= 0:
 			return 1
 		}
 		return strings.Compare(a, b)

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -405,17 +406,5 @@ func cloneStr(s *string) *string {
 
 // newestFirst orders orders by placed_at descending, then id descending.
 func newestFirst(a, b Order) int {
-	if a.PlacedAt != b.PlacedAt {
-		if a.PlacedAt > b.PlacedAt {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a.ID > b.ID:
-		return -1
-	case a.ID < b.ID:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(b.PlacedAt, a.PlacedAt), cmp.Compare(b.ID, a.ID))
 }

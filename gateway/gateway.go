@@ -165,9 +165,6 @@ func (g *Gateway) upstreamOf(s string) Upstream {
 	u := g.cfg.Upstreams[s]
 	if u.URL == "" {
 		u.URL = g.demo.URL(s)
-		if u.APIKey == "" {
-			u.APIKey = demo.DefaultAPIKey(s)
-		}
 	}
 	if u.APIKey == "" {
 		u.APIKey = demo.DefaultAPIKey(s)
@@ -232,26 +229,23 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 	}
 	c := loaders.Clients{Cache: g.cache}
 	var errs []error
-	for _, s := range []string{"customers", "orders", "catalog", "inventory", "shipping", "payments"} {
-		cl, err := mk(s)
+	for _, u := range []struct {
+		name string
+		set  func(*upstream.Client)
+	}{
+		{"customers", func(cl *upstream.Client) { c.Customers = customers.New(cl) }},
+		{"orders", func(cl *upstream.Client) { c.Orders = orders.New(cl) }},
+		{"catalog", func(cl *upstream.Client) { c.Catalog = catalog.New(cl) }},
+		{"inventory", func(cl *upstream.Client) { c.Inventory = inventory.New(cl) }},
+		{"shipping", func(cl *upstream.Client) { c.Shipping = shipping.New(cl) }},
+		{"payments", func(cl *upstream.Client) { c.Payments = payments.New(cl) }},
+	} {
+		cl, err := mk(u.name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("upstream %s: %w", s, err))
+			errs = append(errs, fmt.Errorf("upstream %s: %w", u.name, err))
 			continue
 		}
-		switch s {
-		case "customers":
-			c.Customers = customers.New(cl)
-		case "orders":
-			c.Orders = orders.New(cl)
-		case "catalog":
-			c.Catalog = catalog.New(cl)
-		case "inventory":
-			c.Inventory = inventory.New(cl)
-		case "shipping":
-			c.Shipping = shipping.New(cl)
-		case "payments":
-			c.Payments = payments.New(cl)
-		}
+		u.set(cl)
 	}
 	return c, errors.Join(errs...)
 }
