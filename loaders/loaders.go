@@ -218,12 +218,8 @@ func byKey[V any](one func(context.Context, string) (V, error), many func(contex
 func ordersByCustomer(c *orders.Client) BatchFunc[[]*orders.Order] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[[]*orders.Order] {
 		m, err := c.ByCustomers(ctx, keys, OrdersPerCustomer)
-		res := make([]*dataloader.Result[[]*orders.Order], len(keys))
-		for i, k := range keys {
-			// A customer without orders is an empty list, not a miss.
-			res[i] = &dataloader.Result[[]*orders.Order]{Data: m[k], Error: err}
-		}
-		return res
+		// A customer without orders is an empty list, not a miss.
+		return spread(keys, m, err)
 	}
 }
 
@@ -239,12 +235,8 @@ func productsBySKU(c *catalog.Client, fields []string) BatchFunc[*catalog.Produc
 func stockBySKU(c *inventory.Client) BatchFunc[int] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[int] {
 		m, err := c.Stock(ctx, keys)
-		res := make([]*dataloader.Result[int], len(keys))
-		for i, k := range keys {
-			// An sku the inventory does not list has no stock.
-			res[i] = &dataloader.Result[int]{Data: m[k], Error: err}
-		}
-		return res
+		// An sku the inventory does not list has no stock.
+		return spread(keys, m, err)
 	}
 }
 
@@ -275,12 +267,18 @@ func shipmentByOrder(c *shipping.Client) BatchFunc[*shipping.Shipment] {
 func paymentsByOrder(c *payments.Client) BatchFunc[[]*payments.Payment] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[[]*payments.Payment] {
 		m, err := c.ByOrders(ctx, keys)
-		res := make([]*dataloader.Result[[]*payments.Payment], len(keys))
-		for i, k := range keys {
-			res[i] = &dataloader.Result[[]*payments.Payment]{Data: m[k], Error: err}
-		}
-		return res
+		return spread(keys, m, err)
 	}
+}
+
+// spread spreads a batch answer over keys where an absent key is the zero
+// value (no orders, no stock), not a miss; err goes to every key.
+func spread[V any](keys []string, m map[string]V, err error) []*dataloader.Result[V] {
+	res := make([]*dataloader.Result[V], len(keys))
+	for i, k := range keys {
+		res[i] = &dataloader.Result[V]{Data: m[k], Error: err}
+	}
+	return res
 }
 
 // fromMap spreads a batch answer over keys: absent keys are not found.

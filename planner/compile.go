@@ -109,25 +109,15 @@ func (p *Planner) compile(op *graphql.OperationContext) *compiled {
 	if op.Operation == nil {
 		return c
 	}
-	root := "Query"
-	if op.Operation.Operation == ast.Mutation {
-		root = "Mutation"
-	}
-	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{root}) {
-		rule, ok := p.schema.Rule(root, f.Name)
-		if !ok || rule.Call == "" || f.Definition == nil {
-			continue
-		}
-		step := &fetchStep{call: rule.Call, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables), alias: f.Alias}
-		if step.hook.Check != nil && step.hook.Check(step.args) != nil {
-			continue
-		}
+	for _, r := range p.rootCalls(op) {
+		f := r.field
+		step := &fetchStep{call: r.rule.Call, hook: r.hook, args: r.args, alias: f.Alias}
 		childType := f.Definition.Type.Name()
-		if ent, ok := p.schema.Entity(childType); ok && ent.Call == rule.Call {
+		if ent, ok := p.schema.Entity(childType); ok && ent.Call == r.rule.Call {
 			step.byKey = true
 		}
 		if len(f.Selections) > 0 {
-			step.child = p.shapeOf(op, c, childType, f.Selections)
+			step.child = p.shapeOf(op, childType, f.Selections)
 		}
 		c.roots = append(c.roots, step)
 	}
@@ -135,8 +125,43 @@ func (p *Planner) compile(op *graphql.OperationContext) *compiled {
 	return c
 }
 
+// rootType is the type of op's root fields.
+func rootType(op *graphql.OperationContext) string {
+	if op.Operation.Operation == ast.Mutation {
+		return "Mutation"
+	}
+	return "Query"
+}
+
+// rootCall is a root field that makes a call, with its arguments and hook.
+type rootCall struct {
+	field graphql.CollectedField
+	rule  Rule
+	hook  Hook
+	args  map[string]any
+}
+
+// rootCalls returns the root fields of op that make a call, leaving out
+// those whose arguments fail their hook's Check.
+func (p *Planner) rootCalls(op *graphql.OperationContext) []rootCall {
+	root := rootType(op)
+	var out []rootCall
+	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{root}) {
+		rule, ok := p.schema.Rule(root, f.Name)
+		if !ok || rule.Call == "" || f.Definition == nil {
+			continue
+		}
+		r := rootCall{field: f, rule: rule, hook: p.hooks[root+"."+f.Name], args: f.ArgumentMap(op.Variables)}
+		if r.hook.Check != nil && r.hook.Check(r.args) != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // shapeOf compiles what sel, on objects of typ, needs.
-func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string, sel ast.SelectionSet) *shape {
+func (p *Planner) shapeOf(op *graphql.OperationContext, typ string, sel ast.SelectionSet) *shape {
 	ent, isEntity := p.schema.Entity(typ)
 	s := &shape{typ: typ}
 	if isEntity {
@@ -164,14 +189,14 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, c *compiled, typ string,
 				step.byKey = true
 			}
 			if len(f.Selections) > 0 {
-				step.child = p.shapeOf(op, c, childType, f.Selections)
+				step.child = p.shapeOf(op, childType, f.Selections)
 			}
 			if !step.byEntityKey {
 				s.needsRecords = true
 			}
 			s.fetches = append(s.fetches, step)
 		case rule.HasFrom && len(f.Selections) > 0:
-			s.nested = append(s.nested, &nestStep{from: rule.From, child: p.shapeOf(op, c, childType, f.Selections)})
+			s.nested = append(s.nested, &nestStep{from: rule.From, child: p.shapeOf(op, childType, f.Selections)})
 			s.needsRecords = true
 		}
 	}

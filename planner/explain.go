@@ -63,34 +63,19 @@ func (p *Planner) Explain(ctx context.Context, op *graphql.OperationContext) *Pl
 
 func (p *Planner) explain(ctx context.Context, op *graphql.OperationContext) *Plan {
 	e := &explainer{p: p, op: op, at: map[string]*Step{}, sources: map[*Step]map[string]int{}}
-	if op == nil || op.Operation == nil {
-		return &Plan{Steps: []*Step{}}
-	}
-	root := "Query"
-	if op.Operation.Operation == ast.Mutation {
-		root = "Mutation"
-	}
-	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{root}) {
-		rule, ok := p.schema.Rule(root, f.Name)
-		if !ok || rule.Call == "" || f.Definition == nil {
-			continue
-		}
-		args := f.ArgumentMap(op.Variables)
-		h := p.hooks[root+"."+f.Name]
-		if h.Check != nil && h.Check(args) != nil {
-			continue
-		}
+	for _, r := range p.rootCalls(op) {
+		f := r.field
 		n := 1
-		if h.Keys != nil {
+		if r.hook.Keys != nil {
 			// The caller may not read this field: it makes no call.
-			if n = len(distinct(h.Keys(ctx, args))); n == 0 {
+			if n = len(distinct(r.hook.Keys(ctx, r.args))); n == 0 {
 				continue
 			}
 		}
-		if rule.Call == loaders.SearchProducts {
-			n = intOf(args["first"], 20)
+		if r.rule.Call == loaders.SearchProducts {
+			n = intOf(r.args["first"], 20)
 		}
-		e.fetch(rule.Call, root+"."+f.Name, f.Definition.Type.Name(), f.Field, f.Selections, f.Alias, nil, n, "arguments")
+		e.fetch(r.rule.Call, f.Definition.Type.Name(), f.Field, f.Selections, f.Alias, nil, n, "arguments")
 	}
 	plan := &Plan{Steps: e.steps}
 	for _, s := range e.steps {
@@ -170,12 +155,12 @@ func requestsFor(call string, keys int) int {
 // fetch adds the step of call for field and walks its selection: fields
 // keyed by the fetched entity's own key wait for what this step waits for;
 // the others wait for this step.
-func (e *explainer) fetch(call, fieldName, childType string, field *ast.Field, sel ast.SelectionSet, path string, waits []*Step, n int, where string) {
+func (e *explainer) fetch(call, childType string, field *ast.Field, sel ast.SelectionSet, path string, waits []*Step, n int, where string) {
 	s := e.step(call, waits, n, where, path)
 	ent, isEntity := e.p.schema.Entity(childType)
 	byKey := isEntity && ent.Call == call
 	count := n
-	if call == "orders.byCustomer" {
+	if call == loaders.OrdersByCustomer {
 		count = n * intOf(field.ArgumentMap(e.op.Variables)["first"], 10)
 	}
 	e.walk(childType, sel, path, count, s, waits, byKey)
@@ -198,7 +183,7 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if h := e.p.hooks[typ+"."+f.Name]; h.Check != nil && h.Check(f.ArgumentMap(e.op.Variables)) != nil {
 				continue
 			}
-			if rule.TrustKey && len(f.Selections) > 0 && e.keyOnlySel(childType, f.Selections) {
+			if rule.TrustKey && len(f.Selections) > 0 && e.p.keyOnlySel(e.op, childType, f.Selections) {
 				continue
 			}
 			waits := []*Step{rec}
@@ -206,10 +191,7 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if isEntity && byKey && rule.Key == ent.Key {
 				waits, where = keyWaits, fmt.Sprintf("%s keys, known before its records", typ)
 			}
-			if rec == nil && waits != nil && waits[0] == nil {
-				waits = nil
-			}
-			e.fetch(rule.Call, typ+"."+f.Name, childType, f.Field, f.Selections, childPath, compact(waits), count, where)
+			e.fetch(rule.Call, childType, f.Field, f.Selections, childPath, compact(waits), count, where)
 		case rule.HasFrom:
 			n := count
 			if f.Definition.Type.Elem != nil && rule.From != "" && rule.From != "items" {
@@ -218,19 +200,6 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			e.walk(childType, f.Selections, childPath, n, rec, []*Step{rec}, false)
 		}
 	}
-}
-
-func (e *explainer) keyOnlySel(typ string, sel ast.SelectionSet) bool {
-	ent, ok := e.p.schema.Entity(typ)
-	if !ok || ent.Key == "" {
-		return false
-	}
-	for _, f := range graphql.CollectFields(e.op, sel, []string{typ}) {
-		if f.Name != ent.Key && f.Name != "__typename" {
-			return false
-		}
-	}
-	return true
 }
 
 func compact(steps []*Step) []*Step {

@@ -36,10 +36,6 @@ func (p *Planner) fields(op *graphql.OperationContext) map[string][]string {
 	if len(want) == 0 {
 		return nil
 	}
-	root := "Query"
-	if op.Operation.Operation == ast.Mutation {
-		root = "Mutation"
-	}
 	var visit func(typ string, sel ast.SelectionSet)
 	visit = func(typ string, sel ast.SelectionSet) {
 		for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
@@ -62,7 +58,7 @@ func (p *Planner) fields(op *graphql.OperationContext) map[string][]string {
 			}
 		}
 	}
-	visit(root, op.Operation.SelectionSet)
+	visit(rootType(op), op.Operation.SelectionSet)
 	out := map[string][]string{}
 	for typ, set := range want {
 		if !seenType[typ] {

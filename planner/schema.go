@@ -142,14 +142,14 @@ func argString(d *ast.Directive, name string) string {
 // most private scope win. A call without a policy is not cached.
 func (s *Schema) CachePolicies() map[string]loaders.Policy {
 	out := map[string]loaders.Policy{}
-	seen := map[string]bool{}
+	calls := loaders.Names()
 	for _, def := range s.AST.Types {
 		if def.BuiltIn || def.Kind != ast.Object {
 			continue
 		}
 		for _, f := range def.Fields {
 			rule, ok := s.Rule(def.Name, f.Name)
-			if !ok || !slices.Contains(loaders.Names(), rule.Call) {
+			if !ok || !slices.Contains(calls, rule.Call) {
 				// Calls outside the loaders (the catalog search) are not
 				// cached.
 				continue
@@ -173,12 +173,11 @@ func (s *Schema) CachePolicies() map[string]loaders.Policy {
 				Private:  argString(d, "scope") != "PUBLIC",
 				MaxStale: time.Duration(stale) * time.Second,
 			}
-			if old, ok := out[rule.Call]; ok || seen[rule.Call] {
+			if old, ok := out[rule.Call]; ok {
 				p.MaxAge = min(p.MaxAge, old.MaxAge)
 				p.MaxStale = min(p.MaxStale, old.MaxStale)
 				p.Private = p.Private || old.Private
 			}
-			seen[rule.Call] = true
 			out[rule.Call] = p
 		}
 	}
