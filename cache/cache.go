@@ -72,22 +72,21 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 	if len(keys) == 0 {
 		return out
 	}
-	if err := ctx.Err(); err != nil {
+	failAll := func(err error) []Result {
 		for i := range out {
 			out[i].Err = fmt.Errorf("cache load: %w", err)
 		}
 		c.failed.Add(uint64(len(keys)))
 		return out
 	}
+	if err := ctx.Err(); err != nil {
+		return failAll(err)
+	}
 	got, err := c.store.GetMany(ctx, keys)
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller gave up while the store answered: a read cut short is
 		// no miss, and nobody waits for an upstream fetch.
-		for i := range out {
-			out[i].Err = fmt.Errorf("cache load: %w", cerr)
-		}
-		c.failed.Add(uint64(len(keys)))
-		return out
+		return failAll(cerr)
 	}
 	if err != nil {
 		c.storeErrs.Add(1)

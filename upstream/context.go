@@ -27,8 +27,12 @@ func RequestID(ctx context.Context) string {
 
 // WithUserID returns a context whose calls to services with
 // Options.SendUserID carry X-User-Id: sub (the token's subject). An empty
-// sub removes it, which is how calls made for no one in particular drop it.
+// sub removes it, which is how calls made for no one in particular drop it
+// (a ctx that carries none is returned as it is).
 func WithUserID(ctx context.Context, sub string) context.Context {
+	if sub == "" && UserID(ctx) == "" {
+		return ctx
+	}
 	return context.WithValue(ctx, userIDKey, sub)
 }
 

@@ -49,14 +49,6 @@ type Client struct{ *upstream.Client }
 // New wraps the service's upstream client.
 func New(c *upstream.Client) *Client { return &Client{c} }
 
-// anonymous drops the user id: catalog data is the same for everyone.
-func anonymous(ctx context.Context) context.Context {
-	if upstream.UserID(ctx) == "" {
-		return ctx
-	}
-	return upstream.WithUserID(ctx, "")
-}
-
 // Get fetches one product: GET /products/{sku}?fields=a,b (fields left out
 // when empty: the whole product). Unknown (or empty, without a call): an
 // error wrapping upstream.ErrNotFound.
@@ -70,7 +62,7 @@ func (c *Client) Get(ctx context.Context, sku string, fields []string) (*Product
 		q = url.Values{"fields": {strings.Join(fields, ",")}}
 	}
 	var p Product
-	meta, err := c.Do(anonymous(ctx), upstream.Call{
+	meta, err := c.Do(upstream.WithUserID(ctx, ""), upstream.Call{
 		Op: op, Method: http.MethodGet, Path: "/products/" + url.PathEscape(sku), Query: q,
 		Idempotent: true, NotFound: true, Keys: 1,
 	}, &p)
@@ -88,7 +80,7 @@ func (c *Client) Get(ctx context.Context, sku string, fields []string) (*Product
 // GET. fields as for Get. The map holds the skus that exist.
 func (c *Client) BatchGet(ctx context.Context, skus, fields []string) (map[string]*Product, error) {
 	const op = "batch get products"
-	ctx = anonymous(ctx)
+	ctx = upstream.WithUserID(ctx, "")
 	return upstream.Batch(ctx, skus, func(ctx context.Context, chunk []string) (map[string]*Product, error) {
 		var env struct {
 			Products upstream.Field[map[string]*Product] `json:"products"`
@@ -138,7 +130,7 @@ func (c *Client) Search(ctx context.Context, q string, limit int, cursor string)
 		Items upstream.Field[[]*Product] `json:"items"`
 		Next  *string                    `json:"next"`
 	}
-	meta, err := c.Do(anonymous(ctx), upstream.Call{
+	meta, err := c.Do(upstream.WithUserID(ctx, ""), upstream.Call{
 		Op: op, Method: http.MethodGet, Path: "/products", Query: query,
 		Idempotent: true, Keys: 1,
 	}, &env)

@@ -61,18 +61,10 @@ type Client struct{ *upstream.Client }
 // New wraps the service's upstream client.
 func New(c *upstream.Client) *Client { return &Client{c} }
 
-// anonymous drops the user id: stock is the same for everyone.
-func anonymous(ctx context.Context) context.Context {
-	if upstream.UserID(ctx) == "" {
-		return ctx
-	}
-	return upstream.WithUserID(ctx, "")
-}
-
 // Stock fetches units in stock: GET /stock?skus=a,b, at most 100 skus a
 // request, in parallel. Unknown skus are absent (callers read them as 0).
 func (c *Client) Stock(ctx context.Context, skus []string) (map[string]int, error) {
-	return upstream.Batch(anonymous(ctx), skus, func(ctx context.Context, chunk []string) (map[string]int, error) {
+	return upstream.Batch(upstream.WithUserID(ctx, ""), skus, func(ctx context.Context, chunk []string) (map[string]int, error) {
 		var m map[string]int
 		if _, err := c.Do(ctx, upstream.Call{
 			Op: "get stock", Method: http.MethodGet, Path: "/stock",
@@ -92,7 +84,7 @@ func (c *Client) Stock(ctx context.Context, skus []string) (map[string]int, erro
 func (c *Client) Reserve(ctx context.Context, lines []ReserveLine) (*Reservation, error) {
 	const op = "reserve stock"
 	var r Reservation
-	meta, err := c.Do(anonymous(ctx), upstream.Call{
+	meta, err := c.Do(upstream.WithUserID(ctx, ""), upstream.Call{
 		Op: op, Method: http.MethodPost, Path: "/reservations",
 		Body: struct {
 			Lines []ReserveLine `json:"lines"`
@@ -130,7 +122,7 @@ func (c *Client) change(ctx context.Context, op, method, id, suffix string, conf
 	if id == "" {
 		return c.Fail(op, 0, upstream.ErrNotFound)
 	}
-	meta, err := c.Do(anonymous(ctx), upstream.Call{
+	meta, err := c.Do(upstream.WithUserID(ctx, ""), upstream.Call{
 		Op: op, Method: method, Path: "/reservations/" + url.PathEscape(id) + suffix,
 		Idempotent: true, NotFound: true, OKStatus: []int{http.StatusConflict}, Keys: 1,
 	}, nil)
