@@ -325,3 +325,26 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// The targets table shows, next to the overhead, the overhead beyond the
+// hop floor: p50 − depth × (latency + floor at c=16).
+func TestTargetsShowOverheadBeyondTheHopFloor(t *testing.T) {
+	rep := &Report{
+		Latency:     20 * time.Millisecond,
+		Modes:       []string{"planned"},
+		Concurrency: []int{16},
+		HopFloor:    map[int]time.Duration{16: time.Millisecond},
+		Cases: []*CaseResult{{
+			Name: "08-order", Depth: 2, Critical: 40 * time.Millisecond, Ideal: 4,
+			Runs: []*Run{{Mode: "planned", Concurrency: 16, Queries: 10, Elapsed: time.Second, P50: 45 * time.Millisecond}},
+		}},
+	}
+	md := rep.markdown()
+	// 45 − 2 × (20 + 1) = 3 ms beyond the floor; 5 ms plain overhead.
+	if !strings.Contains(md, "| 5.00 ms ✗ | 3.00 ms |") {
+		t.Errorf("targets row lacks the overhead beyond the hop floor:\n%s", md)
+	}
+	if !strings.Contains(md, "1.00 ms at c=16") {
+		t.Errorf("report does not say the hop floor:\n%s", md)
+	}
+}
