@@ -459,11 +459,14 @@ func cacheForeignOrderRepeated(t *testing.T, rs *redistest.Server, d *demo.Demo)
 	}
 	// The cold request may end before its own shipment/payment reads do;
 	// those reads then stop (nobody waits for them) and fill nothing, so
-	// one warm run may still fetch what the cold run never needed. After
-	// that every read must be a hit.
-	if bad > 1 {
-		t.Errorf("%d of %d warm runs made upstream calls after answering (%v): cached shipment/payment reads cut short by the end of the request went upstream instead",
-			bad, runs, late)
+	// a warm run may still fetch what the cold run never needed — each of
+	// the two once, in one run or in two (one read may be cut short again
+	// while the other goes on). After that every read must be a hit.
+	for endpoint, n := range late {
+		if n > 1 {
+			t.Errorf("%s: %d upstream calls in %d of %d warm runs (%v), want at most 1: cached shipment/payment reads cut short by the end of the request went upstream instead",
+				endpoint, n, bad, runs, late)
+		}
 	}
 }
 

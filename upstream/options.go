@@ -200,21 +200,30 @@ func (o Options) validate() (string, error) {
 	return strings.TrimRight(o.BaseURL, "/"), nil
 }
 
-// NewTransport returns a transport tuned for many concurrent calls to a few
-// hosts: a deep idle pool per host, bounded dial and TLS handshake times,
-// HTTP/2 where the server offers it. Build one and share it.
-func NewTransport() *http.Transport {
+// NewTransport returns the transport for many concurrent calls to a few
+// hosts: plain-http requests on a Transport (I/O on the caller's goroutine,
+// a deep idle pool per host), everything else — https, proxied hosts — on a
+// net/http Transport with bounded dial and TLS handshake times and HTTP/2
+// where the server offers it. Build one and share it.
+func NewTransport() *Transport {
 	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            d.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    2 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
+	return &Transport{
+		Fallback: &http.Transport{
+			Proxy:                  http.ProxyFromEnvironment,
+			DialContext:            d.DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConns:           1024,
+			MaxIdleConnsPerHost:    256,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    2 * time.Second,
+			ExpectContinueTimeout:  time.Second,
+			MaxResponseHeaderBytes: 64 << 10,
+		},
+		Dialer:         d,
+		MaxIdlePerHost: 256,
+		IdleTimeout:    90 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		Proxy:          http.ProxyFromEnvironment,
 	}
 }
 

@@ -1,0 +1,400 @@
+package upstream_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tutti-gw/tutti/upstream"
+)
+
+// countingServer is an httptest server that counts the connections opened
+// to it.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, &conns
+}
+
+func leanTransport(t *testing.T) *upstream.Transport {
+	t.Helper()
+	tr := upstream.NewTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+// fetch sends a GET through tr and returns the body.
+func fetch(t *testing.T, tr http.RoundTripper, ctx context.Context, u string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func TestTransportKeepsConnectionsAlive(t *testing.T) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("chunked") != "" {
+			// Flushed before the end: sent chunked, no Content-Length.
+			_, _ = io.WriteString(w, "chunk-one ")
+			w.(http.Flusher).Flush()
+		}
+		_, _ = io.WriteString(w, "answer "+r.URL.RawQuery)
+	})
+	tr := leanTransport(t)
+	for i := range 20 {
+		q := fmt.Sprintf("i=%d", i)
+		want := "answer " + q
+		if i%2 == 1 {
+			q += "&chunked=1"
+			want = "chunk-one answer " + q
+		}
+		got, err := fetch(t, tr, context.Background(), s.URL+"/x?"+q)
+		if err != nil || got != want {
+			t.Fatalf("request %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 requests one after another opened %d connections, want 1", n)
+	}
+}
+
+func TestTransportConcurrentRequests(t *testing.T) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond)
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	tr := leanTransport(t)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 25 {
+				p := fmt.Sprintf("/g%d/i%d", g, i)
+				if got, err := fetch(t, tr, context.Background(), s.URL+p); err != nil || got != p {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of 400 requests failed or got another's answer", n)
+	}
+	if n := conns.Load(); n > 16 {
+		t.Errorf("16 clients opened %d connections, want at most 16", n)
+	}
+}
+
+func TestTransportBodyNotReadToItsEndClosesTheConnection(t *testing.T) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 64<<10))
+	})
+	tr := leanTransport(t)
+	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if got, err := fetch(t, tr, context.Background(), s.URL); err != nil || len(got) != 64<<10 {
+		t.Fatalf("next request: %d bytes, %v", len(got), err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the rest of an unread body must not be read as the next answer", n)
+	}
+}
+
+// rawServer answers each connection with serve, on a plain TCP listener,
+// for responses net/http's server would not write.
+func rawServer(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close() // the client may keep it in its pool
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			})
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// readRequest reads one request off r, body included.
+func readRequest(r *bufio.Reader) (*http.Request, string, error) {
+	req, err := http.ReadRequest(r)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(req.Body)
+	return req, string(b), err
+}
+
+func TestTransportResendsWhenTheServerClosedAnIdleConnection(t *testing.T) {
+	// Each connection serves one request and is then closed without a
+	// Connection: close header, as a server whose idle timeout has passed.
+	var (
+		mu    sync.Mutex
+		posts []string
+	)
+	u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		req, body, err := readRequest(r)
+		if err != nil {
+			return
+		}
+		if req.Method == http.MethodPost {
+			mu.Lock()
+			posts = append(posts, body)
+			mu.Unlock()
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		time.Sleep(20 * time.Millisecond) // the client pools the connection first
+	})
+	tr := leanTransport(t)
+	var gotConns, reused atomic.Int32
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		gotConns.Add(1)
+		if i.Reused {
+			reused.Add(1)
+		}
+	}})
+	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
+		t.Fatalf("first GET: %q, %v", got, err)
+	}
+	time.Sleep(60 * time.Millisecond) // the server has closed it by now
+	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
+		t.Fatalf("GET on a connection the server closed: %q, %v; want it sent again on a new one", got, err)
+	}
+	if g, r := gotConns.Load(), reused.Load(); g != 3 || r != 1 {
+		t.Errorf("GotConn %d times (%d reused), want 3 (1): the resend is on the trace", g, r)
+	}
+
+	// A POST cannot be sent twice: the connection is checked before it is
+	// used, so the request goes out once, on a new connection.
+	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
+		t.Fatal(got, err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, io.MultiReader(strings.NewReader(`{"a":1}`)))
+	req.ContentLength = 7
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("POST after the server closed the idle connection: %v", err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) != 1 || posts[0] != `{"a":1}` {
+		t.Errorf("server got POST bodies %q, want one", posts)
+	}
+}
+
+func TestTransportStopsWhenTheContextEnds(t *testing.T) {
+	gone := make(chan struct{})
+	s, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the client went away
+		close(gone)
+	})
+	tr := leanTransport(t)
+
+	t.Run("cancelled while waiting for headers", func(t *testing.T) {
+		s2, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(30*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := fetch(t, tr, ctx, s2.URL)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("returned after %v", d)
+		}
+	})
+	t.Run("deadline while reading the body", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := fetch(t, tr, ctx, s.URL)
+		if err == nil {
+			t.Fatal("a body that never ends was read to its end")
+		}
+		select {
+		case <-gone:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server never saw the connection close")
+		}
+	})
+	t.Run("a later request works", func(t *testing.T) {
+		s3, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "fine") })
+		if got, err := fetch(t, tr, context.Background(), s3.URL); err != nil || got != "fine" {
+			t.Fatalf("%q, %v", got, err)
+		}
+	})
+}
+
+func TestTransportOddResponses(t *testing.T) {
+	tr := leanTransport(t)
+	t.Run("headers over the limit are refused", func(t *testing.T) {
+		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+			if _, _, err := readRequest(r); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\nContent-Length: 2\r\n\r\nok")
+		})
+		_, err := fetch(t, tr, context.Background(), u)
+		if err == nil || !strings.Contains(err.Error(), "headers too large") {
+			t.Fatalf("err = %v, want headers too large", err)
+		}
+	})
+	t.Run("an informational answer before the real one is skipped", func(t *testing.T) {
+		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+			for {
+				if _, _, err := readRequest(r); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		})
+		for range 2 {
+			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
+				t.Fatalf("%q, %v", got, err)
+			}
+		}
+	})
+	t.Run("a body that ends with the connection is read and not reused", func(t *testing.T) {
+		var conns atomic.Int32
+		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+			conns.Add(1)
+			if _, _, err := readRequest(r); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil close")
+		})
+		for range 2 {
+			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "until close" {
+				t.Fatalf("%q, %v", got, err)
+			}
+		}
+		if n := conns.Load(); n != 2 {
+			t.Errorf("%d connections, want 2", n)
+		}
+	})
+	t.Run("bytes after the answer spoil the connection", func(t *testing.T) {
+		var conns atomic.Int32
+		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+			conns.Add(1)
+			for {
+				if _, _, err := readRequest(r); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE")
+			}
+		})
+		for range 2 {
+			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
+				t.Fatalf("%q, %v", got, err)
+			}
+		}
+		if n := conns.Load(); n != 2 {
+			t.Errorf("%d connections, want 2: garbage must not be read as the next answer", n)
+		}
+	})
+}
+
+type recordingRT struct {
+	n atomic.Int32
+	http.RoundTripper
+}
+
+func (r *recordingRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.n.Add(1)
+	return r.RoundTripper.RoundTrip(req)
+}
+
+func TestTransportLeavesHTTPSAndProxiesToTheFallback(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "secure")
+	}))
+	defer tlsSrv.Close()
+	fb := &recordingRT{RoundTripper: tlsSrv.Client().Transport}
+	tr := &upstream.Transport{Fallback: fb}
+	defer tr.CloseIdleConnections()
+	if got, err := fetch(t, tr, context.Background(), tlsSrv.URL); err != nil || got != "secure" {
+		t.Fatalf("https: %q, %v", got, err)
+	}
+	if fb.n.Load() != 1 {
+		t.Errorf("https went to the fallback %d times, want 1", fb.n.Load())
+	}
+
+	plain, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.URL.String()) })
+	proxyURL, _ := url.Parse(plain.URL)
+	viaProxy := &recordingRT{RoundTripper: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	defer viaProxy.RoundTripper.(*http.Transport).CloseIdleConnections()
+	ptr := &upstream.Transport{Fallback: viaProxy, Proxy: http.ProxyURL(proxyURL)}
+	defer ptr.CloseIdleConnections()
+	for range 2 {
+		if _, err := fetch(t, ptr, context.Background(), "http://upstream.example/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if viaProxy.n.Load() != 2 {
+		t.Errorf("proxied host went to the fallback %d times, want 2", viaProxy.n.Load())
+	}
+}
