@@ -345,10 +345,13 @@ func (c *Client) send(ctx context.Context, call Call, u *url.URL, body []byte, o
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(actx, call.Method, u.String(), rd)
+	// The URL was parsed once for all attempts (prepare): the request
+	// takes it as it is rather than printing and parsing it again.
+	req, err := http.NewRequestWithContext(actx, call.Method, "", rd)
 	if err != nil {
 		return outcome{err: c.Fail(call.Op, 0, &failure{step: "build request", class: errInvalidCall, detail: "invalid request", causes: []error{err}})}
 	}
+	req.URL, req.Host = u, u.Host
 	if body != nil {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -267,7 +269,7 @@ func (t *Transport) exchange(ctx context.Context, addr string, pc *pconn, req *h
 		return nil, err
 	}
 	pc.cr.read = 0
-	if err := req.Write(pc.bw); err != nil {
+	if err := writeRequest(pc.bw, req); err != nil {
 		return fail(err)
 	}
 	if err := pc.bw.Flush(); err != nil {
@@ -349,6 +351,96 @@ func (b *body) finish(clean bool) {
 		return
 	}
 	_ = b.pc.conn.Close()
+}
+
+// writeRequest writes req as Request.Write does for the requests a gateway
+// sends — a known length, no trailers — with plain appends instead of fmt and
+// sorted headers (13 µs a call, a quarter of this transport's CPU, when it
+// went through Request.Write); other requests go to Request.Write. Like
+// net/http's Transport it refuses an invalid header rather than sending it.
+func writeRequest(w *bufio.Writer, req *http.Request) error {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if len(req.TransferEncoding) > 0 || req.Trailer != nil || req.ContentLength < 0 || (hasBody && req.ContentLength == 0) {
+		return req.Write(w)
+	}
+	for k, vs := range req.Header {
+		if !validFieldName(k) {
+			return fmt.Errorf("invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("invalid header field value for %q", k)
+			}
+		}
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !validHeaderValue(host) || host == "" {
+		return errors.New("invalid Host")
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	_, _ = w.WriteString(method)
+	_ = w.WriteByte(' ')
+	_, _ = w.WriteString(req.URL.RequestURI())
+	_, _ = w.WriteString(" HTTP/1.1\r\nHost: ")
+	_, _ = w.WriteString(host)
+	_, _ = w.WriteString("\r\n")
+	if _, ok := req.Header["User-Agent"]; !ok {
+		_, _ = w.WriteString("User-Agent: Go-http-client/1.1\r\n")
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			_, _ = w.WriteString(k)
+			_, _ = w.WriteString(": ")
+			_, _ = w.WriteString(v)
+			_, _ = w.WriteString("\r\n")
+		}
+	}
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		// net/http sends a length even for an empty body of these.
+		hasBody = true
+	}
+	if hasBody {
+		_, _ = w.WriteString("Content-Length: ")
+		_, _ = w.WriteString(strconv.FormatInt(req.ContentLength, 10))
+		_, _ = w.WriteString("\r\n")
+	}
+	if req.Close && req.Header.Get("Connection") == "" {
+		_, _ = w.WriteString("Connection: close\r\n")
+	}
+	_, err := w.WriteString("\r\n")
+	if req.Body != nil && req.Body != http.NoBody {
+		var n int64
+		n, err = io.CopyN(w, req.Body, req.ContentLength)
+		_ = req.Body.Close()
+		if err == nil && n != req.ContentLength {
+			err = fmt.Errorf("request body: %d bytes of %d", n, req.ContentLength)
+		}
+	}
+	return err
+}
+
+// validFieldName reports whether k is an HTTP token (RFC 9110, 5.6.2).
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // replayable reports whether req may be sent a second time, as net/http

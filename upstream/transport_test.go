@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,4 +398,71 @@ func TestTransportLeavesHTTPSAndProxiesToTheFallback(t *testing.T) {
 	if viaProxy.n.Load() != 2 {
 		t.Errorf("proxied host went to the fallback %d times, want 2", viaProxy.n.Load())
 	}
+}
+
+func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
+	type seen struct {
+		Method, URI, Host, Body string
+		Header                  http.Header
+		Length                  int64
+	}
+	got := make(chan seen, 1)
+	s, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.RequestURI, r.Host, string(b), r.Header.Clone(), r.ContentLength}
+	})
+	tr := leanTransport(t)
+	for _, tc := range []struct {
+		name, method, path, body string
+		header                   http.Header
+		wantLength               int64
+	}{
+		{"a GET with headers and an escaped query", http.MethodGet, "/p/a%20b?ids=1,2&x=%C3%A9", "", http.Header{"X-Api-Key": {"k"}, "X-Multi": {"a", "b"}}, 0},
+		{"a POST with a body", http.MethodPost, "/orders", `{"sku":"s-1"}`, http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-1"}}, 13},
+		{"a POST without a body", http.MethodPost, "/refunds", "", nil, 0},
+		{"a DELETE", http.MethodDelete, "/reservations/r-1", "", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req, _ := http.NewRequest(tc.method, s.URL+tc.path, body)
+			for k, v := range tc.header {
+				req.Header[k] = v
+			}
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			g := <-got
+			if g.Method != tc.method || g.URI != tc.path || g.Host != strings.TrimPrefix(s.URL, "http://") || g.Body != tc.body || g.Length != tc.wantLength {
+				t.Errorf("server saw %+v", g)
+			}
+			for k, v := range tc.header {
+				if !slices.Equal(g.Header[k], v) {
+					t.Errorf("header %s = %q, want %q", k, g.Header[k], v)
+				}
+			}
+			if g.Header.Get("User-Agent") == "" {
+				t.Error("no User-Agent")
+			}
+		})
+	}
+	t.Run("an invalid header is refused, not sent", func(t *testing.T) {
+		for _, h := range []http.Header{{"X-Id": {"a\r\nX-Injected: 1"}}, {"Bad Name": {"v"}}} {
+			req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+			req.Header = h
+			if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "invalid header") {
+				t.Errorf("%v: err = %v", h, err)
+			}
+		}
+		select {
+		case g := <-got:
+			t.Errorf("server saw %+v", g)
+		default:
+		}
+	})
 }
