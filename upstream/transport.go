@@ -29,7 +29,8 @@ import (
 // cause are most of the CPU a call costs: measured on loopback, 166 µs of
 // client CPU per request one at a time and 54 µs with 16 in flight, against
 // 90 µs and 35 µs here (docs/benchmarks.md, "Upstream transport"). The wire
-// format is still net/http's own: Request.Write and ReadResponse.
+// format is net/http's where it is not the plain common case (writeRequest,
+// readResponse).
 //
 // What it does like net/http: a request on a reused connection that the
 // server had closed (nothing came back) is sent again on a new connection
@@ -282,7 +283,7 @@ func (t *Transport) exchange(ctx context.Context, addr string, pc *pconn, req *h
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(pc.br, req)
+		resp, err = readResponse(pc.br, req)
 		if err != nil {
 			if errors.Is(err, errHeaderTooLarge) {
 				err = fmt.Errorf("%w: over %d bytes", errHeaderTooLarge, t.maxHeaderBytes())
