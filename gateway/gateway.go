@@ -328,7 +328,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		}
 		l := loaders.New(clients, lo)
 		ctx = loaders.With(ctx, l)
-		res.Planner.Start(ctx, prepared)
+		ctx = res.Planner.Start(ctx, prepared)
 		handle := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := handle(ctx)

@@ -77,14 +77,19 @@ func (p *Planner) Prepare(op *graphql.OperationContext) Prepared {
 	return Prepared{c: p.compiled(op)}
 }
 
+// preparedKey holds the request's plan in its context, for Below.
+type preparedKey struct{}
+
 // Start starts, at the beginning of an operation, the calls of every root
 // field whose keys its Keys hook gives, all keys of one call in one batch,
-// and everything below them as their keys become known. It returns at once;
-// resolvers read the answers from the request's loaders.
-func (p *Planner) Start(ctx context.Context, pp Prepared) {
+// and everything below them as their keys become known. It returns at once,
+// with ctx carrying the plan for Below; resolvers read the answers from the
+// request's loaders.
+func (p *Planner) Start(ctx context.Context, pp Prepared) context.Context {
 	if pp.c == nil || !graphql.HasOperationContext(ctx) {
-		return
+		return ctx
 	}
+	ctx = context.WithValue(ctx, preparedKey{}, pp.c)
 	x := &execution{ctx: ctx, plan: pp.c, loads: loaders.From(ctx)}
 	var wants []want
 	for _, r := range x.plan.roots {
@@ -96,6 +101,7 @@ func (p *Planner) Start(ctx context.Context, pp Prepared) {
 		}
 	}
 	x.round(nil, wants)
+	return ctx
 }
 
 // Below starts every call below the current field, whose own record the
@@ -143,7 +149,13 @@ func (p *Planner) exec(ctx context.Context) *execution {
 	if p.Off || !graphql.HasOperationContext(ctx) {
 		return nil
 	}
-	return &execution{ctx: ctx, plan: p.compiled(graphql.GetOperationContext(ctx)), loads: loaders.From(ctx)}
+	// The plan Start was given; looked up again only for a context that
+	// did not come through Start.
+	c, _ := ctx.Value(preparedKey{}).(*compiled)
+	if c == nil {
+		c = p.compiled(graphql.GetOperationContext(ctx))
+	}
+	return &execution{ctx: ctx, plan: c, loads: loaders.From(ctx)}
 }
 
 // job is a shape to run on nodes in a mode.

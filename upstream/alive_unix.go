@@ -23,6 +23,9 @@ func alive(c net.Conn) bool {
 	var buf [1]byte
 	err = rc.Read(func(fd uintptr) bool {
 		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if rerr == syscall.EINTR {
+			_, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		}
 		// Nothing to read yet is the only sign of a healthy idle
 		// connection; EOF or data means it is not reusable.
 		open = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK

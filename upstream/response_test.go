@@ -80,6 +80,7 @@ var responseSeeds = []struct {
 	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", false},
 	{"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", false},
 	{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", false},
+	{"HTTP/1.1 200 OK\r\nPragma: no-cache\r\nContent-Length: 1\r\n\r\nx", false},
 	{"HTTP/1.1 200 OK\r\n\r\nuntil the end", false},
 	{"HTTP/1.1 204 No Content\r\n\r\n", false},
 	{"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false},

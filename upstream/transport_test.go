@@ -186,7 +186,20 @@ func readRequest(r *bufio.Reader) (*http.Request, string, error) {
 	return req, string(b), err
 }
 
-func TestTransportResendsWhenTheServerClosedAnIdleConnection(t *testing.T) {
+// traceConns returns a context whose trace counts the connections a
+// request got, and how many of them were reused.
+func traceConns() (context.Context, *atomic.Int32, *atomic.Int32) {
+	var got, reused atomic.Int32
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		got.Add(1)
+		if i.Reused {
+			reused.Add(1)
+		}
+	}})
+	return ctx, &got, &reused
+}
+
+func TestTransportSkipsIdleConnectionsTheServerClosed(t *testing.T) {
 	// Each connection serves one request and is then closed without a
 	// Connection: close header, as a server whose idle timeout has passed.
 	var (
@@ -207,29 +220,20 @@ func TestTransportResendsWhenTheServerClosedAnIdleConnection(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // the client pools the connection first
 	})
 	tr := leanTransport(t)
-	var gotConns, reused atomic.Int32
-	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
-		gotConns.Add(1)
-		if i.Reused {
-			reused.Add(1)
-		}
-	}})
+	ctx, gotConns, reused := traceConns()
 	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
 		t.Fatalf("first GET: %q, %v", got, err)
 	}
 	time.Sleep(60 * time.Millisecond) // the server has closed it by now
 	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
-		t.Fatalf("GET on a connection the server closed: %q, %v; want it sent again on a new one", got, err)
+		t.Fatalf("GET after the server closed the idle connection: %q, %v", got, err)
 	}
-	if g, r := gotConns.Load(), reused.Load(); g != 3 || r != 1 {
-		t.Errorf("GotConn %d times (%d reused), want 3 (1): the resend is on the trace", g, r)
+	// The dead connection is seen before it is used: it is not a send.
+	if g, r := gotConns.Load(), reused.Load(); g != 2 || r != 0 {
+		t.Errorf("GotConn %d times (%d reused), want 2 (0): a closed idle connection must not be written to", g, r)
 	}
 
-	// A POST cannot be sent twice: the connection is checked before it is
-	// used, so the request goes out once, on a new connection.
-	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
-		t.Fatal(got, err)
-	}
+	// A POST, which cannot be sent twice, goes out once.
 	time.Sleep(60 * time.Millisecond)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, io.MultiReader(strings.NewReader(`{"a":1}`)))
 	req.ContentLength = 7
@@ -243,6 +247,56 @@ func TestTransportResendsWhenTheServerClosedAnIdleConnection(t *testing.T) {
 	defer mu.Unlock()
 	if len(posts) != 1 || posts[0] != `{"a":1}` {
 		t.Errorf("server got POST bodies %q, want one", posts)
+	}
+}
+
+func TestTransportResendsOnlyWhatMaySafelyGoTwice(t *testing.T) {
+	// Each connection answers its first request and closes on its second
+	// without a word, as a server does that closes an idle connection just
+	// as the next request arrives.
+	var (
+		mu    sync.Mutex
+		posts int
+	)
+	u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		for i := 0; ; i++ {
+			req, _, err := readRequest(r)
+			if err != nil || i == 1 {
+				return
+			}
+			if req.Method == http.MethodPost {
+				mu.Lock()
+				posts++
+				mu.Unlock()
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	tr := leanTransport(t)
+	ctx, gotConns, reused := traceConns()
+	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
+		t.Fatalf("first GET: %q, %v", got, err)
+	}
+	if got, err := fetch(t, tr, ctx, u); err != nil || got != "ok" {
+		t.Fatalf("GET the server dropped: %q, %v; want it sent again on a new connection", got, err)
+	}
+	if g, r := gotConns.Load(), reused.Load(); g != 3 || r != 1 {
+		t.Errorf("GotConn %d times (%d reused), want 3 (1): the resend is on the trace", g, r)
+	}
+
+	// Now a POST on the reused connection: dropped, and not sent again.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, io.MultiReader(strings.NewReader(`{"a":1}`)))
+	req.ContentLength = 7
+	if _, err := tr.RoundTrip(req); err == nil {
+		t.Fatal("a POST the server dropped succeeded")
+	}
+	if g := gotConns.Load(); g != 4 {
+		t.Errorf("GotConn %d times, want 4: a POST is never sent twice", g)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 0 {
+		t.Errorf("server answered %d POSTs, want 0", posts)
 	}
 }
 
@@ -273,8 +327,8 @@ func TestTransportStopsWhenTheContextEnds(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := fetch(t, tr, ctx, s.URL)
-		if err == nil {
-			t.Fatal("a body that never ends was read to its end")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 		}
 		select {
 		case <-gone:
@@ -407,7 +461,7 @@ func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
 		Length                  int64
 	}
 	got := make(chan seen, 1)
-	s, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got <- seen{r.Method, r.RequestURI, r.Host, string(b), r.Header.Clone(), r.ContentLength}
 	})
@@ -421,6 +475,7 @@ func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
 		{"a POST with a body", http.MethodPost, "/orders", `{"sku":"s-1"}`, http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-1"}}, 13},
 		{"a POST without a body", http.MethodPost, "/refunds", "", nil, 0},
 		{"a DELETE", http.MethodDelete, "/reservations/r-1", "", nil, 0},
+		{"framing headers in Header are not sent", http.MethodGet, "/x", "", http.Header{"Content-Length": {"99"}, "Transfer-Encoding": {"chunked"}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body io.Reader
@@ -442,16 +497,31 @@ func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
 				t.Errorf("server saw %+v", g)
 			}
 			for k, v := range tc.header {
+				if k == "Content-Length" || k == "Transfer-Encoding" {
+					continue
+				}
 				if !slices.Equal(g.Header[k], v) {
 					t.Errorf("header %s = %q, want %q", k, g.Header[k], v)
 				}
+			}
+			// A POST says its length even when it is 0, as net/http's does.
+			wantCL := []string(nil)
+			if tc.method == http.MethodPost {
+				wantCL = []string{fmt.Sprint(tc.wantLength)}
+			}
+			if cl := g.Header["Content-Length"]; !slices.Equal(cl, wantCL) {
+				t.Errorf("Content-Length %q, want %q", cl, wantCL)
+			}
+			if te := g.Header["Transfer-Encoding"]; te != nil {
+				t.Errorf("Transfer-Encoding %q sent", te)
 			}
 			if g.Header.Get("User-Agent") == "" {
 				t.Error("no User-Agent")
 			}
 		})
 	}
-	t.Run("an invalid header is refused, not sent", func(t *testing.T) {
+	t.Run("an invalid request is refused, not sent, and spoils no connection", func(t *testing.T) {
+		before := conns.Load()
 		for _, h := range []http.Header{{"X-Id": {"a\r\nX-Injected: 1"}}, {"Bad Name": {"v"}}} {
 			req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
 			req.Header = h
@@ -459,10 +529,22 @@ func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
 				t.Errorf("%v: err = %v", h, err)
 			}
 		}
+		post, _ := http.NewRequest(http.MethodPost, s.URL, nil)
+		post.ContentLength = 5
+		if _, err := tr.RoundTrip(post); err == nil || !strings.Contains(err.Error(), "no body") {
+			t.Errorf("a length without a body: err = %v", err)
+		}
 		select {
 		case g := <-got:
 			t.Errorf("server saw %+v", g)
 		default:
+		}
+		if _, err := fetch(t, tr, context.Background(), s.URL); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+		if n := conns.Load(); n != before {
+			t.Errorf("%d new connections: refused requests closed pooled ones", n-before)
 		}
 	})
 }
