@@ -391,6 +391,31 @@ func TestTransportOddResponses(t *testing.T) {
 			t.Errorf("%d connections, want 2", n)
 		}
 	})
+	t.Run("Connection: keep-alive keeps it, Connection: close does not", func(t *testing.T) {
+		for _, tc := range []struct {
+			header string
+			conns  int32
+		}{{"Connection: keep-alive\r\nKeep-Alive: timeout=5", 1}, {"Connection: close", 3}} {
+			var conns atomic.Int32
+			u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+				conns.Add(1)
+				for {
+					if _, _, err := readRequest(r); err != nil {
+						return
+					}
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n"+tc.header+"\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+			for range 3 {
+				if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
+					t.Fatalf("%s: %q, %v", tc.header, got, err)
+				}
+			}
+			if n := conns.Load(); n != tc.conns {
+				t.Errorf("%s: %d connections for 3 requests, want %d", tc.header, n, tc.conns)
+			}
+		}
+	})
 	t.Run("bytes after the answer spoil the connection", func(t *testing.T) {
 		var conns atomic.Int32
 		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
