@@ -355,6 +355,13 @@ func TestCorpus(t *testing.T) {
 			for _, b := range traced {
 				batches[b.Call] = append(batches[b.Call], b)
 			}
+			// (e) every batch was started by the plan, none gathered in
+			// the dataloader's window by resolvers' loads.
+			for _, b := range traced {
+				if b.Loader {
+					t.Errorf("(e) %s (%d keys at %.1f ms) was gathered by resolvers' loads in the batching window, not started by the plan%s", b.Call, b.Keys, b.StartMs, explain())
+				}
+			}
 			names := slices.Sorted(maps.Keys(steps))
 			for name := range batches {
 				if _, ok := steps[name]; !ok {

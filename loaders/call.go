@@ -101,7 +101,7 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 	// explain answer lists it even when its goroutine has not run yet.
 	var end func(outcome)
 	if len(missing) > 0 {
-		end = c.trace.begin(c.name, len(missing))
+		end = c.trace.begin(c.name, len(missing), false)
 	}
 	go func() {
 		var res []*dataloader.Result[V]
@@ -169,7 +169,7 @@ func (c *Call[V]) loadEach(ctx context.Context, keys []string) ([]V, []error) {
 // began when it decided to send it.
 func (c *Call[V]) run(ctx context.Context, keys []string, end func(outcome)) (res []*dataloader.Result[V]) {
 	if end == nil {
-		end = c.trace.begin(c.name, len(keys))
+		end = c.trace.begin(c.name, len(keys), true)
 	}
 	defer func() {
 		// A batch function that panics fails its keys, never the process.

@@ -171,7 +171,7 @@ func New(c Clients, o Options) *Loaders {
 // Traced records, for the explain output, a call made outside the batch
 // calls (a search page); call the returned function when it ends.
 func (l *Loaders) Traced(call string, keys int) func(failed bool) {
-	end := l.trace.begin(call, keys)
+	end := l.trace.begin(call, keys, false) // made at once by its resolver: no window
 	return func(failed bool) {
 		o := outcome{}
 		if failed {

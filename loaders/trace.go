@@ -37,6 +37,10 @@ type TracedCall struct {
 	// needed it (an unknown order's shipment, say). Its other figures
 	// are not known yet.
 	Pending bool `json:"pending,omitempty"`
+	// Loader marks a batch the plan did not start: resolvers' loads
+	// gathered its keys (in the dataloader's batching window, 2 ms for a
+	// planned query, which then sat on the critical path).
+	Loader bool `json:"loader,omitempty"`
 }
 
 // outcome is how one batch's keys were answered.
@@ -65,16 +69,17 @@ func (t *Trace) Calls() []TracedCall {
 	return append([]TracedCall(nil), t.calls...)
 }
 
-// begin records the start of a batch and returns the function that
-// records its end.
-func (t *Trace) begin(call string, keys int) func(o outcome) {
+// begin records the start of a batch (byLoader: gathered by resolvers'
+// loads, not started by the plan) and returns the function that records
+// its end.
+func (t *Trace) begin(call string, keys int, byLoader bool) func(o outcome) {
 	if t == nil {
 		return func(outcome) {}
 	}
 	start := time.Now()
 	t.mu.Lock()
 	i := len(t.calls)
-	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start)), Pending: true})
+	t.calls = append(t.calls, TracedCall{Call: call, Keys: keys, StartMs: ms(start.Sub(t.start)), Pending: true, Loader: byLoader})
 	t.mu.Unlock()
 	return func(o outcome) {
 		t.mu.Lock()
