@@ -48,7 +48,7 @@ import (
 // IdleTimeout is closed when it is next picked, not before.
 type Transport struct {
 	// Fallback carries what this transport does not: https and proxied
-	// requests. Required.
+	// requests. Nil: http.DefaultTransport.
 	Fallback http.RoundTripper
 	// Dialer opens connections. Default: 2 s timeout, 30 s keep-alive.
 	Dialer *net.Dialer
@@ -115,11 +115,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
-		return t.Fallback.RoundTrip(req)
+		return t.fallback().RoundTrip(req)
 	}
 	addr := hostPort(req)
 	if t.proxied(addr, req) {
-		return t.Fallback.RoundTrip(req)
+		return t.fallback().RoundTrip(req)
 	}
 	// A request that cannot be written fails before it takes a connection.
 	if err := checkRequest(req); err != nil {
@@ -173,6 +173,7 @@ func (t *Transport) CloseIdleConnections() {
 	for _, pc := range conns {
 		_ = pc.conn.Close()
 	}
+	// Not http.DefaultTransport's, which others in the process share.
 	if ci, ok := t.Fallback.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
@@ -569,6 +570,13 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
+}
+
+func (t *Transport) fallback() http.RoundTripper {
+	if t.Fallback != nil {
+		return t.Fallback
+	}
+	return http.DefaultTransport
 }
 
 func (t *Transport) idleTimeout() time.Duration {
