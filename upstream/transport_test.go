@@ -463,6 +463,12 @@ func TestTransportLeavesHTTPSAndProxiesToTheFallback(t *testing.T) {
 		t.Errorf("https went to the fallback %d times, want 1", fb.n.Load())
 	}
 
+	// Without a Fallback, https goes to http.DefaultTransport: here it
+	// does not trust the test server's certificate, and says so.
+	if _, err := fetch(t, &upstream.Transport{}, context.Background(), tlsSrv.URL); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("https without a Fallback: err = %v, want a certificate error from http.DefaultTransport", err)
+	}
+
 	plain, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.URL.String()) })
 	proxyURL, _ := url.Parse(plain.URL)
 	viaProxy := &recordingRT{RoundTripper: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
