@@ -802,18 +802,36 @@ func TestCachePrivacy(t *testing.T) {
 					}
 				}
 				send := func(q cachePrivacyRequest) (response, error) {
-					return cl.post(e.srv.URL, q.token, map[string]any{"query": q.query, "variables": q.vars}, nil)
+					return cl.post(e.srv.URL, q.token, map[string]any{"query": q.query, "variables": q.vars}, map[string]string{gateway.PlanHeader: "1"})
 				}
 				rng := rand.New(rand.NewPCG(1, 2))
 				for round := range 3 {
 					d.ResetCounters()
+					// Services with a batch still running when its answer
+					// was written: the plan started it from an argument
+					// (another customer's order's shipment) and nothing
+					// waited for it, so an earlier round may have cut it
+					// short before it was fetched and cached.
+					pending := map[string]bool{}
 					for _, i := range rng.Perm(len(reqs)) {
 						r, err := send(reqs[i])
 						reqs[i].check(t, r, err)
+						if err == nil {
+							for _, b := range cacheTraced(t, r) {
+								if b.Pending {
+									svc, _, _ := strings.Cut(b.Call, ".")
+									pending[svc] = true
+								}
+							}
+						}
 					}
 					if round > 0 {
-						if got := e.calls(); len(got) > 0 {
-							t.Errorf("round %d with the cache warm made upstream calls: %v", round+1, d.CallsByEndpoint())
+						time.Sleep(corpusSettle) // late calls count too
+						for k, n := range d.CallsByEndpoint() {
+							if svc, _, _ := strings.Cut(k, " "); n > 0 && !pending[svc] {
+								t.Errorf("round %d with the cache warm made upstream calls: %v (services with a batch pending at an answer: %v)", round+1, d.CallsByEndpoint(), pending)
+								break
+							}
 						}
 					}
 				}
