@@ -327,9 +327,18 @@ func TestCacheWarmCorpus(t *testing.T) {
 			tot.coldTime += time.Since(cs)
 			time.Sleep(corpusSettle) // calls started after the answer count too
 			coldCalls := cold.calls()
+			// Batches still pending at the answer finish on their own
+			// time (slower under -race on a busy machine): wait for them.
+			for deadline := time.Now().Add(2 * time.Second); !maps.Equal(coldCalls, c.expect.Calls) && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+				coldCalls = cold.calls()
+			}
 			tot.coldCalls += cacheSum(coldCalls)
+			// A batch the plan started finishes even when the answer did
+			// not need it (gateway: pendingGrace), so the cold run makes
+			// exactly the corpus's calls, timing aside.
 			if !maps.Equal(coldCalls, c.expect.Calls) {
-				t.Logf("note: cold run over an empty cache made %v, the corpus expects %v", coldCalls, c.expect.Calls)
+				t.Errorf("cold run over an empty cache made %v, the corpus expects %v", coldCalls, c.expect.Calls)
 			}
 
 			warm, stopWarm := cacheGateway(t, d, withRedis)

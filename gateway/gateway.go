@@ -326,12 +326,31 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 			lo.Trace = loaders.NewTrace()
 			plan = res.Planner.Explain(ctx, op)
 		}
+		// The operation runs on a context with the request's values that
+		// ends when the client goes away, but not when the answer has been
+		// written: then a batch the plan started from an argument that the
+		// answer turned out not to need (an unknown customer's orders,
+		// another customer's order's shipment) still finishes and fills the
+		// cache, so what a query calls does not depend on timing. Such
+		// batches get pendingGrace at most; without any, the context ends
+		// with the answer.
+		octx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		clientGone := context.AfterFunc(ctx, cancel)
 		l := loaders.New(clients, lo)
-		ctx = loaders.With(ctx, l)
-		ctx = res.Planner.Start(ctx, prepared)
-		handle := next(ctx)
+		octx = loaders.With(octx, l)
+		octx = res.Planner.Start(octx, prepared)
+		handle := next(octx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := handle(ctx)
+			if clientGone() {
+				// Nothing left running: end now, keeping nothing of the
+				// request alive; else give the pending batches their time.
+				if l.InFlight() == 0 {
+					cancel()
+				} else {
+					time.AfterFunc(pendingGrace, cancel)
+				}
+			}
 			if resp == nil {
 				return nil
 			}
@@ -356,6 +375,10 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	})
 	return srv
 }
+
+// pendingGrace bounds how long the batches of an answered operation may go
+// on (each is bounded by its service's timeouts too).
+const pendingGrace = 2 * time.Second
 
 // PlanHeader asks for the plan of a query: "1" adds extensions.plan and
 // extensions.calls to the answer; "dry-run" answers the plan alone and

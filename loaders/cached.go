@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -224,6 +225,8 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 type requestStats struct {
 	mu    sync.Mutex
 	stale map[string]int
+	// inflight counts prefetched batches still running (Loaders.InFlight).
+	inflight atomic.Int32
 }
 
 func (s *requestStats) count(ctx context.Context, call string, src cache.Source, ok bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -38,10 +39,12 @@ type Call[V any] struct {
 	// trace records every batch this call sent, for the explain output.
 	trace *Trace
 	mode  Mode
+	// inflight counts this request's prefetched batches still running.
+	inflight *atomic.Int32
 }
 
 func newCall[V any](name string, batch BatchFunc[V], records func(V) []any, o Options) *Call[V] {
-	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, trace: o.Trace, mode: o.Mode}
+	c := &Call[V]{name: name, batch: batch, records: records, cache: &thunkCache[V]{m: map[string]dataloader.Thunk[V]{}}, trace: o.Trace, mode: o.Mode, inflight: o.inflight}
 	wait := fallbackWait
 	if o.Mode == ModeDataloader {
 		wait = 16 * time.Millisecond // dataloader/v7's default
@@ -103,7 +106,13 @@ func (c *Call[V]) Prefetch(ctx context.Context, keys []string, then func(groups 
 	if len(missing) > 0 {
 		end = c.trace.begin(c.name, len(missing), false)
 	}
+	if c.inflight != nil {
+		c.inflight.Add(1)
+	}
 	go func() {
+		if c.inflight != nil {
+			defer c.inflight.Add(-1) // last: after the answers are published
+		}
 		var res []*dataloader.Result[V]
 		// The answers are always published, even when then panics.
 		defer func() {

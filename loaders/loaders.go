@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/graph-gophers/dataloader/v7"
 
@@ -130,11 +131,15 @@ type Options struct {
 	// Fields are the sparse field sets of the calls that take one, by call
 	// name (planner.Fields); a call without an entry asks for whole records.
 	Fields map[string][]string
+
+	// inflight counts the request's prefetched batches still running.
+	inflight *atomic.Int32
 }
 
 // New returns the loaders of one request.
 func New(c Clients, o Options) *Loaders {
 	st := &requestStats{stale: map[string]int{}}
+	o.inflight = &st.inflight
 	fields := o.Fields[ProductsBySKU]
 	l := &Loaders{
 		CustomerByID: newCall(CustomersByID,
@@ -180,6 +185,10 @@ func (l *Loaders) Traced(call string, keys int) func(failed bool) {
 		end(o)
 	}
 }
+
+// InFlight is the number of batches the plan started that have not ended:
+// at the answer, those nothing in it needed (an unknown order's shipment).
+func (l *Loaders) InFlight() int { return int(l.stats.inflight.Load()) }
 
 // Call returns the call of that name, or nil.
 func (l *Loaders) Call(name string) Prefetcher { return l.byName[name] }
