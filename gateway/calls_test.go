@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tutti-gw/tutti/demo"
 )
@@ -209,5 +210,29 @@ fragment C on Order { customer { id } }`
 	}
 	if got.Order.Customer.ID != rich {
 		t.Errorf("order.customer.id = %q, want %s", got.Order.Customer.ID, rich)
+	}
+}
+
+// TestPendingBatchFinishesAfterTheAnswer: a batch the plan starts from an
+// argument that the answer turns out not to need (an unknown customer's
+// orders, while orders is slow) is not cut short by the answer: it ends
+// with the service's answer (outcome ok), so that what a query calls, and
+// what it caches, does not depend on timing.
+func TestPendingBatchFinishesAfterTheAnswer(t *testing.T) {
+	e := newEnv(t, nil)
+	const latency = 100 * time.Millisecond
+	e.demo.SetFault("orders", demo.Fault{Latency: latency})
+	const q = `{ customer(id: "c-9999") { name orders { status } } }`
+	start := time.Now()
+	if r := e.query(e.token("staff-1", "support"), q, nil); strings.TrimSpace(string(r.Data)) != `{"customer":null}` {
+		t.Fatalf("%s %+v, want customer null", r.Data, r.Errors)
+	}
+	if took := time.Since(start); took >= latency {
+		t.Fatalf("the answer took %v: it waited for orders, so nothing was pending at the answer", took)
+	}
+	time.Sleep(3 * latency)
+	const ok = `tutti_upstream_calls_total{outcome="ok",service="orders"}`
+	if n := e.mustMetric(ok); n != 1 {
+		t.Errorf("%s = %v, want 1: the orders batch the plan started was cut short by the answer instead of finishing", ok, n)
 	}
 }

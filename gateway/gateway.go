@@ -335,14 +335,14 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		// batches get pendingGrace at most; without any, the context ends
 		// with the answer.
 		octx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		clientGone := context.AfterFunc(ctx, cancel)
+		stopWatchingClient := context.AfterFunc(ctx, cancel)
 		l := loaders.New(clients, lo)
 		octx = loaders.With(octx, l)
 		octx = res.Planner.Start(octx, prepared)
 		handle := next(octx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := handle(ctx)
-			if clientGone() {
+			if stopWatchingClient() { // the client did not go away first
 				// Nothing left running: end now, keeping nothing of the
 				// request alive; else give the pending batches their time.
 				if l.InFlight() == 0 {

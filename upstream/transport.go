@@ -509,32 +509,22 @@ func networkFailure(err error) bool {
 
 // validHost reports whether h is a host[:port] net/http would send: the
 // characters of a registered name, an IP literal and a port.
-func validHost(h string) bool {
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validHost(h string) bool { return madeOf(h, "!$%&'()*+,-.:;=[]_~") }
 
 // validFieldName reports whether k is an HTTP token (RFC 9110, 5.6.2).
-func validFieldName(k string) bool {
-	if k == "" {
+func validFieldName(k string) bool { return madeOf(k, "!#$%&'*+-.^_`|~") }
+
+// madeOf reports whether s is not empty and holds only ASCII letters,
+// digits and the bytes of punct.
+func madeOf(s, punct string) bool {
+	if s == "" {
 		return false
 	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		case strings.IndexByte(punct, c) >= 0:
 		default:
 			return false
 		}

@@ -344,49 +344,52 @@ func TestTransportStopsWhenTheContextEnds(t *testing.T) {
 	})
 }
 
-func TestTransportOddResponses(t *testing.T) {
-	tr := leanTransport(t)
-	t.Run("headers over the limit are refused", func(t *testing.T) {
-		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+// answering is a raw server that writes answer to every request on a
+// connection until the client closes it (after the first request, with
+// once), and counts the connections it was given.
+func answering(t *testing.T, answer string, once bool) (string, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		conns.Add(1)
+		for {
 			if _, _, err := readRequest(r); err != nil {
 				return
 			}
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\nContent-Length: 2\r\n\r\nok")
-		})
+			_, _ = io.WriteString(c, answer)
+			if once {
+				return
+			}
+		}
+	})
+	return u, &conns
+}
+
+func TestTransportOddResponses(t *testing.T) {
+	tr := leanTransport(t)
+	// fetchAll fetches u n times and wants want each time.
+	fetchAll := func(t *testing.T, u string, n int, want string) {
+		t.Helper()
+		for range n {
+			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != want {
+				t.Fatalf("%q, %v; want %q", got, err, want)
+			}
+		}
+	}
+	t.Run("headers over the limit are refused", func(t *testing.T) {
+		u, _ := answering(t, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\nContent-Length: 2\r\n\r\nok", true)
 		_, err := fetch(t, tr, context.Background(), u)
 		if err == nil || !strings.Contains(err.Error(), "headers too large") {
 			t.Fatalf("err = %v, want headers too large", err)
 		}
 	})
 	t.Run("an informational answer before the real one is skipped", func(t *testing.T) {
-		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-			for {
-				if _, _, err := readRequest(r); err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}
-		})
-		for range 2 {
-			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
-				t.Fatalf("%q, %v", got, err)
-			}
-		}
+		u, _ := answering(t, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
+		fetchAll(t, u, 2, "ok")
 	})
 	t.Run("a body that ends with the connection is read and not reused", func(t *testing.T) {
-		var conns atomic.Int32
-		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-			conns.Add(1)
-			if _, _, err := readRequest(r); err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil close")
-		})
-		for range 2 {
-			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "until close" {
-				t.Fatalf("%q, %v", got, err)
-			}
-		}
+		u, conns := answering(t, "HTTP/1.1 200 OK\r\n\r\nuntil close", true)
+		fetchAll(t, u, 2, "until close")
 		if n := conns.Load(); n != 2 {
 			t.Errorf("%d connections, want 2", n)
 		}
@@ -396,42 +399,16 @@ func TestTransportOddResponses(t *testing.T) {
 			header string
 			conns  int32
 		}{{"Connection: keep-alive\r\nKeep-Alive: timeout=5", 1}, {"Connection: close", 3}} {
-			var conns atomic.Int32
-			u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-				conns.Add(1)
-				for {
-					if _, _, err := readRequest(r); err != nil {
-						return
-					}
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n"+tc.header+"\r\nContent-Length: 2\r\n\r\nok")
-				}
-			})
-			for range 3 {
-				if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
-					t.Fatalf("%s: %q, %v", tc.header, got, err)
-				}
-			}
+			u, conns := answering(t, "HTTP/1.1 200 OK\r\n"+tc.header+"\r\nContent-Length: 2\r\n\r\nok", false)
+			fetchAll(t, u, 3, "ok")
 			if n := conns.Load(); n != tc.conns {
 				t.Errorf("%s: %d connections for 3 requests, want %d", tc.header, n, tc.conns)
 			}
 		}
 	})
 	t.Run("bytes after the answer spoil the connection", func(t *testing.T) {
-		var conns atomic.Int32
-		u := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-			conns.Add(1)
-			for {
-				if _, _, err := readRequest(r); err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE")
-			}
-		})
-		for range 2 {
-			if got, err := fetch(t, tr, context.Background(), u); err != nil || got != "ok" {
-				t.Fatalf("%q, %v", got, err)
-			}
-		}
+		u, conns := answering(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE", false)
+		fetchAll(t, u, 2, "ok")
 		if n := conns.Load(); n != 2 {
 			t.Errorf("%d connections, want 2: garbage must not be read as the next answer", n)
 		}
