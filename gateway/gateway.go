@@ -202,7 +202,7 @@ func (g *Gateway) startCache() error {
 }
 
 func (g *Gateway) clients() (loaders.Clients, error) {
-	httpClient := &http.Client{Transport: upstream.NewTransport()}
+	transport := upstream.NewTransport()
 	um := upstream.NewMetrics(g.metrics.reg)
 	g.upstreams = map[string]*upstream.Client{}
 	mk := func(s string) (*upstream.Client, error) {
@@ -211,7 +211,7 @@ func (g *Gateway) clients() (loaders.Clients, error) {
 			Service:        s,
 			BaseURL:        u.URL,
 			APIKey:         u.APIKey,
-			HTTPClient:     httpClient,
+			Transport:      transport,
 			AttemptTimeout: g.cfg.UpstreamTimeout,
 			// Catalog and inventory data is the same for everyone: they
 			// never learn who asked.

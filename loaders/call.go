@@ -67,6 +67,13 @@ func (c *Call[V]) Load(ctx context.Context, key string) (V, error) {
 		r := c.run(ctx, []string{key}, nil)[0]
 		return r.Data, r.Error
 	}
+	// A key the plan prefetched (the usual case) is read from its pending
+	// thunk directly: the dataloader would find the same thunk, after
+	// allocating a channel, a result and a tracer closure for the miss it
+	// never has.
+	if th, ok := c.cache.Get(ctx, key); ok {
+		return th()
+	}
 	return c.loader.Load(ctx, key)()
 }
 
@@ -222,36 +229,44 @@ func (t *thunkCache[V]) claim(keys []string) ([]string, func([]*dataloader.Resul
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var missing []string
-	var slots []*slot[V]
+	// One channel for the whole batch, which settles all at once; the
+	// slots never move (the capacity covers every key).
+	b := &batch[V]{done: make(chan struct{}), slots: make([]slot[V], 0, len(keys))}
 	for _, k := range keys {
 		if _, ok := t.m[k]; ok {
 			continue
 		}
-		s := &slot[V]{done: make(chan struct{})}
-		t.m[k] = s.thunk
+		b.slots = append(b.slots, slot[V]{b: b})
+		t.m[k] = b.slots[len(b.slots)-1].thunk
 		missing = append(missing, k)
-		slots = append(slots, s)
 	}
 	return missing, func(res []*dataloader.Result[V]) {
-		for i, s := range slots {
+		for i := range b.slots {
+			s := &b.slots[i]
 			if i < len(res) && res[i] != nil {
 				s.val, s.err = res[i].Data, res[i].Error
 			} else {
 				s.err = errBatchShort
 			}
-			close(s.done)
 		}
+		close(b.done)
 	}
 }
 
+// batch is the pending answers of the keys one claim installed.
+type batch[V any] struct {
+	done  chan struct{} // closed once every slot holds its answer
+	slots []slot[V]
+}
+
 type slot[V any] struct {
-	done chan struct{}
-	val  V
-	err  error
+	b   *batch[V]
+	val V
+	err error
 }
 
 func (s *slot[V]) thunk() (V, error) {
-	<-s.done
+	<-s.b.done
 	return s.val, s.err
 }
 

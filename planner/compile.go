@@ -2,6 +2,7 @@ package planner
 
 import (
 	"encoding/json"
+	"reflect"
 
 	"github.com/99designs/gqlgen/graphql"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -69,10 +70,12 @@ func (s *shape) keyOf(rec any) string {
 	if s.entKey == "" {
 		return ""
 	}
-	for _, v := range values(rec, s.entKey) {
-		return keyString(v)
-	}
-	return ""
+	key := ""
+	each(rec, s.entKey, func(v reflect.Value) bool {
+		key = keyOf(v)
+		return false
+	})
+	return key
 }
 
 // planCacheSize bounds the compiled plans kept (per process).

@@ -6,57 +6,55 @@ import (
 	"sync"
 )
 
-// values returns what the JSON path (dot-separated JSON names of the wire
-// format; "" for rec itself) names in the upstream record rec: lists are
-// flattened, nil pointers and absent fields give nothing. Records are the
-// upstream packages' Go types; their json tags are the names.
-func values(rec any, path string) []any {
+// each calls yield, in order, with each value that the JSON path
+// (dot-separated JSON names of the wire format; "" for rec itself) names in
+// the upstream record rec, until yield returns false, and reports whether
+// it never did: lists are flattened, nil pointers and absent fields give
+// nothing. Records are the upstream packages' Go types; their json tags
+// are the names.
+func each(rec any, path string, yield func(reflect.Value) bool) bool {
 	if rec == nil {
-		return nil
+		return true
 	}
-	cur := []reflect.Value{reflect.ValueOf(rec)}
-	if path != "" {
-		for _, name := range strings.Split(path, ".") {
-			var next []reflect.Value
-			for _, v := range cur {
-				for _, e := range flatten(v) {
-					if f, ok := field(e, name); ok {
-						next = append(next, f)
-					}
-				}
-			}
-			cur = next
-		}
-	}
-	var out []any
-	for _, v := range cur {
-		for _, e := range flatten(v) {
-			out = append(out, e.Interface())
-		}
-	}
-	return out
+	return walk(reflect.ValueOf(rec), path, yield)
 }
 
-// flatten dereferences pointers and interfaces and spreads slices.
-func flatten(v reflect.Value) []reflect.Value {
+// walk dereferences pointers and interfaces, spreads lists, and follows
+// path into v.
+func walk(v reflect.Value, path string, yield func(reflect.Value) bool) bool {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return nil
+			return true
 		}
 		v = v.Elem()
 	}
-	if v.Kind() == reflect.Slice || v.Kind() == reflect.Array {
-		var out []reflect.Value
+	switch {
+	case !v.IsValid():
+		return true
+	case v.Kind() == reflect.Slice || v.Kind() == reflect.Array:
 		for i := range v.Len() {
-			out = append(out, flatten(v.Index(i))...)
+			if !walk(v.Index(i), path, yield) {
+				return false
+			}
 		}
-		return out
+		return true
+	case path == "":
+		return yield(v)
 	}
-	if !v.IsValid() {
-		return nil
+	name, rest, _ := strings.Cut(path, ".")
+	if f, ok := field(v, name); ok {
+		return walk(f, rest, yield)
 	}
-	// Keep pointers to structs addressable-free: return the element value.
-	return []reflect.Value{v}
+	return true
+}
+
+// keyOf is the string of a key value: a string as it is, a number as
+// fmt prints it, nothing for nil.
+func keyOf(v reflect.Value) string {
+	if v.Kind() == reflect.String {
+		return v.String()
+	}
+	return keyString(v.Interface())
 }
 
 // field returns the struct field of v whose json name is name.

@@ -3,6 +3,8 @@ package planner
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -196,11 +198,12 @@ func (x *execution) round(jobs []job, wants []want) {
 					keys = append(keys, n.key)
 					continue
 				}
-				for _, v := range values(n.rec, f.key) {
-					if k := keyString(v); k != "" {
+				each(n.rec, f.key, func(v reflect.Value) bool {
+					if k := keyOf(v); k != "" {
 						keys = append(keys, k)
 					}
-				}
+					return true
+				})
 			}
 			if len(keys) == 0 {
 				continue
@@ -217,9 +220,11 @@ func (x *execution) round(jobs []job, wants []want) {
 		for _, n := range j.shape.nested {
 			var children []node
 			for _, p := range j.nodes {
-				for _, v := range values(p.rec, n.from) {
-					children = append(children, node{rec: v, key: n.child.keyOf(v)})
-				}
+				each(p.rec, n.from, func(v reflect.Value) bool {
+					rec := v.Interface()
+					children = append(children, node{rec: rec, key: n.child.keyOf(rec)})
+					return true
+				})
 			}
 			if len(children) > 0 {
 				queue = append(queue, job{shape: n.child, nodes: children, mode: all})
@@ -312,8 +317,18 @@ func keyString(v any) string {
 }
 
 func distinct(keys []string) []string {
+	if len(keys) <= 16 {
+		// Few keys (the usual case): compared in place, no map.
+		out := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 	seen := make(map[string]struct{}, len(keys))
-	out := keys[:0:0]
+	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		if _, ok := seen[k]; ok {
 			continue

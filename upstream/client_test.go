@@ -138,7 +138,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	_, c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
 	}, func(o *upstream.Options) {
-		o.HTTPClient = &http.Client{} // follows redirects by default: the client must not
+		o.Transport = &http.Transport{}
 	})
 	_, err := c.Do(context.Background(), get, nil)
 	if !errors.Is(err, upstream.ErrBadResponse) {
@@ -661,14 +661,4 @@ func TestBatch(t *testing.T) {
 			t.Errorf("got %v, %v", got, err)
 		}
 	})
-}
-
-func TestSharedHTTPClientIsNotChanged(t *testing.T) {
-	hc := &http.Client{Transport: upstream.NewTransport(), Timeout: time.Hour}
-	if _, err := upstream.NewClient(upstream.Options{Service: "a", BaseURL: "http://x", APIKey: "k", HTTPClient: hc}); err != nil {
-		t.Fatal(err)
-	}
-	if hc.CheckRedirect != nil || hc.Timeout != time.Hour {
-		t.Errorf("NewClient changed the shared client")
-	}
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,33 @@ func TestRetryBudgetWindow(t *testing.T) {
 			t.Errorf("%d retries of 1 call, want 2 from the reserve", got)
 		}
 	})
+}
+
+// The URL of a call is built without url.Parse for plain paths; it must be
+// the URL url.Parse gives, whatever the base and the path.
+func TestURLFastPathAgreesWithParse(t *testing.T) {
+	bases := []string{"http://h", "http://h:8080", "https://u:p@h/api", "http://h/a%2Fb", "http://h/x y", "http://[::1]:9/v1"}
+	paths := []string{"/", "/orders", "/orders/o-0001/lines", "/a/../b", "/skus/A.B_c~d", "//x", "/a%20b", "/a b", "/é", "/a?b=c", "/a#f", "/a;b"}
+	for _, b := range bases {
+		c, err := NewClient(Options{Service: "s", BaseURL: b + "/", APIKey: "k"})
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		for _, p := range paths {
+			got, gerr := c.url(p)
+			want, werr := url.Parse(c.base + p)
+			if (gerr == nil) != (werr == nil) || gerr == nil && !sameURL(got, want) {
+				t.Errorf("%s + %s: got %#v, %v; url.Parse gives %#v, %v", b, p, got, gerr, want, werr)
+			}
+			if gerr == nil && got.String() != want.String() {
+				t.Errorf("%s + %s: prints %q, want %q", b, p, got, want)
+			}
+		}
+	}
+}
+
+func sameURL(a, b *url.URL) bool {
+	x, y := *a, *b
+	x.User, y.User = nil, nil
+	return x == y && a.User.String() == b.User.String()
 }

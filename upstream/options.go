@@ -27,12 +27,13 @@ type Options struct {
 	// APIKey is sent as X-Api-Key on every request. Required.
 	APIKey string
 
-	// HTTPClient sends the requests. Share one, built on NewTransport, among
-	// all clients. Its CheckRedirect and Timeout are ignored: redirects are
-	// never followed (a 3xx is ErrBadResponse, and the API key must not
-	// travel to another host) and time is bounded per attempt and by ctx.
-	// Default: a client on a NewTransport of its own.
-	HTTPClient *http.Client
+	// Transport sends the requests: share one NewTransport among all
+	// clients. Requests go straight to its RoundTrip, not through an
+	// http.Client: redirects are never followed (a 3xx is ErrBadResponse,
+	// and the API key must not travel to another host), no cookie jar, and
+	// time is bounded per attempt and by ctx. Default: a NewTransport of
+	// its own.
+	Transport http.RoundTripper
 
 	// AttemptTimeout bounds one attempt, response body included. Default 2s.
 	AttemptTimeout time.Duration
@@ -122,8 +123,8 @@ const (
 // withDefaults returns o with every unset field filled in: the one place
 // defaults live.
 func (o Options) withDefaults() Options {
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: NewTransport()}
+	if o.Transport == nil {
+		o.Transport = NewTransport()
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = DefaultAttemptTimeout

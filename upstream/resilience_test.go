@@ -630,6 +630,45 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// A transport that breaks its contract (no answer and no error, or an
+// answer without a body) fails the call as unavailable; it does not panic.
+func TestTransportAnsweringNothingFailsTheCall(t *testing.T) {
+	for name, resp := range map[string]*http.Response{"nil": nil, "no body": {StatusCode: 200, Header: http.Header{}}} {
+		t.Run(name, func(t *testing.T) {
+			c, err := upstream.NewClient(upstream.Options{Service: "things", BaseURL: "http://things.invalid", APIKey: "k", MaxAttempts: 1,
+				Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Do(context.Background(), get, nil); !errors.Is(err, upstream.ErrUnavailable) {
+				t.Errorf("err = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// A transport that does not frame bodies may hand over more than the
+// Content-Length it announced: the size limit still holds.
+func TestBodyLongerThanAnnouncedStaysWithinTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want error
+	}{{`{}` + strings.Repeat(" ", 2000), upstream.ErrBadResponse}, {`{} `, nil}} {
+		c, err := upstream.NewClient(upstream.Options{Service: "things", BaseURL: "http://things.invalid", APIKey: "k", MaxBodyBytes: 1024,
+			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: 2,
+					Body: io.NopCloser(strings.NewReader(tc.body)), Request: r}, nil
+			})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		if _, err := c.Do(context.Background(), get, &out); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("%d bytes announced as 2: err = %v, want %v", len(tc.body), err, tc.want)
+		}
+	}
+}
+
 // FuzzDecodeBody feeds arbitrary 200 bodies to Do. Properties: Do never
 // panics; it either decodes or fails with ErrBadResponse (never another
 // class: a malformed body is UPSTREAM_ERROR); the error never quotes the
@@ -643,10 +682,10 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, err := upstream.NewClient(upstream.Options{
 			Service: "things", BaseURL: "http://things.invalid", APIKey: "k", MaxBodyBytes: limit,
-			HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
 					Body: io.NopCloser(bytes.NewReader(body)), ContentLength: -1, Request: r}, nil
-			})},
+			}),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -556,3 +556,46 @@ func TestTransportWritesRequestsAsNetHTTPDoes(t *testing.T) {
 		}
 	})
 }
+
+// A Client reads every body to its end, however it is framed, so calls one
+// after another share one connection; a body shorter than its
+// Content-Length fails the call as a transport failure.
+func TestClientReadsBodiesToTheirEnd(t *testing.T) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("chunked") != "" {
+			_, _ = io.WriteString(w, `{"a":`)
+			w.(http.Flusher).Flush()
+		} else {
+			_, _ = io.WriteString(w, `{"a":`)
+		}
+		_, _ = io.WriteString(w, `1}`)
+	})
+	c, err := upstream.NewClient(upstream.Options{Service: "things", BaseURL: s.URL, APIKey: "k", Transport: leanTransport(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		call := get
+		if i%2 == 1 {
+			call.Query = url.Values{"chunked": {"1"}}
+		}
+		var out struct{ A int }
+		if _, err := c.Do(context.Background(), call, &out); err != nil || out.A != 1 {
+			t.Fatalf("call %d: %+v, %v", i, out, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("10 calls one after another opened %d connections, want 1", n)
+	}
+
+	short, _ := answering(t, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"a\":1}", true)
+	c, err = upstream.NewClient(upstream.Options{Service: "things", BaseURL: short, APIKey: "k", MaxAttempts: 1, Transport: leanTransport(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ A int }
+	if _, err := c.Do(context.Background(), get, &out); !errors.Is(err, upstream.ErrUnavailable) {
+		t.Errorf("a body cut short: err = %v, want ErrUnavailable", err)
+	}
+}
