@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -19,35 +20,49 @@ import (
 // upstream failure becomes UPSTREAM_UNAVAILABLE or UPSTREAM_ERROR with the
 // service's name; an error that already carries a contract code is kept; any
 // other is INTERNAL, logged once with an id the message repeats. Messages
-// never hold upstream URLs, keys or bodies.
-func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+// never hold upstream URLs, keys or bodies. Without suggestions, no message
+// says "Did you mean".
+func presenter(log *slog.Logger, suggestions bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		var gqlErr *gqlerror.Error
-		path := graphql.GetPath(ctx)
-		var ue *upstream.Error
-		switch {
-		case errors.As(err, &ue):
-			code, msg := gqlerr.UpstreamError, fmt.Sprintf("the %s service answered with something unusable", ue.Service)
-			if errors.Is(err, upstream.ErrUnavailable) {
-				code, msg = gqlerr.UpstreamUnavailable, fmt.Sprintf("the %s service is unavailable", ue.Service)
+		gqlErr := present(ctx, log, err)
+		if !suggestions {
+			// gqlgen's switch covers unknown fields only; the validator
+			// also suggests arguments, directive arguments, input fields,
+			// types and enum values.
+			if i := strings.Index(gqlErr.Message, " Did you mean "); i >= 0 {
+				gqlErr.Message = gqlErr.Message[:i]
 			}
-			log.WarnContext(ctx, "upstream failure", "service", ue.Service, "path", path.String(), "err", err)
-			gqlErr = gqlerr.New(code, msg)
-			gqlErr.Extensions["service"] = ue.Service
-		case errors.As(err, &gqlErr) && gqlerr.CodeOf(gqlErr) != "":
-			// Copy: the same error value may be returned for several fields.
-			c := *gqlErr
-			gqlErr = &c
-		default:
-			id := newID()
-			log.ErrorContext(ctx, "internal error", "error_id", id, "path", path.String(), "err", err)
-			gqlErr = gqlerr.New(gqlerr.Internal, "internal error (id "+id+")")
-		}
-		if gqlErr.Path == nil {
-			gqlErr.Path = path
 		}
 		return gqlErr
 	}
+}
+
+func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
+	var gqlErr *gqlerror.Error
+	path := graphql.GetPath(ctx)
+	var ue *upstream.Error
+	switch {
+	case errors.As(err, &ue):
+		code, msg := gqlerr.UpstreamError, fmt.Sprintf("the %s service answered with something unusable", ue.Service)
+		if errors.Is(err, upstream.ErrUnavailable) {
+			code, msg = gqlerr.UpstreamUnavailable, fmt.Sprintf("the %s service is unavailable", ue.Service)
+		}
+		log.WarnContext(ctx, "upstream failure", "service", ue.Service, "path", path.String(), "err", err)
+		gqlErr = gqlerr.New(code, msg)
+		gqlErr.Extensions["service"] = ue.Service
+	case errors.As(err, &gqlErr) && gqlerr.CodeOf(gqlErr) != "":
+		// Copy: the same error value may be returned for several fields.
+		c := *gqlErr
+		gqlErr = &c
+	default:
+		id := newID()
+		log.ErrorContext(ctx, "internal error", "error_id", id, "path", path.String(), "err", err)
+		gqlErr = gqlerr.New(gqlerr.Internal, "internal error (id "+id+")")
+	}
+	if gqlErr.Path == nil {
+		gqlErr.Path = path
+	}
+	return gqlErr
 }
 
 // recoverFunc turns a panic in a resolver into an INTERNAL error for that

@@ -172,6 +172,20 @@ func mustRequestError(t *testing.T, r response, status int, code string) {
 	}
 }
 
+// mustValidationErrors fails unless r is a 400 with only
+// GRAPHQL_VALIDATION_FAILED errors and no data.
+func mustValidationErrors(t *testing.T, r response) {
+	t.Helper()
+	if r.Status != http.StatusBadRequest || r.HasData || len(r.Errors) == 0 {
+		t.Errorf("HTTP status %d, data %v, %d errors; want 400, no data, errors", r.Status, r.HasData, len(r.Errors))
+	}
+	for _, c := range r.codes() {
+		if c != "GRAPHQL_VALIDATION_FAILED" {
+			t.Errorf("error codes = %v, want GRAPHQL_VALIDATION_FAILED only", r.codes())
+		}
+	}
+}
+
 // mustNoCalls fails when any upstream was called since the last reset.
 func (e *env) mustNoCalls(t *testing.T) {
 	t.Helper()
@@ -1310,11 +1324,33 @@ func TestErrorsBadRequests(t *testing.T) {
 	})
 }
 
+// misspelled are documents with a name one letter off, of each kind the
+// validator suggests a correction for.
+var misspelled = []struct{ query, suggests string }{
+	{`{ product(sku: "SKU-0001") { titel } }`, `"title"`},
+	{`{ me { orders(first: 1, includeCancelld: true) { id } } }`, `"includeCancelled"`},
+	{`{ product(sku: "SKU-0001") { sku @skip(iff: false) } }`, `"if"`},
+	{`mutation { checkout(input: {idempotencykey: "k", lines: [], paymentToken: "t"}) { status } }`, `"idempotencyKey"`},
+}
+
 // TestErrorsIntrospection checks introspection and suggestions: on by
 // default, off with GATEWAY_INTROSPECTION=false.
 func TestErrorsIntrospection(t *testing.T) {
 	const schemaQuery = `{ __schema { queryType { name } types { name } } }`
 	const typeQuery = `{ __type(name: "Customer") { name fields { name } } }`
+
+	t.Run("suggestions are on by default", func(t *testing.T) {
+		e := newEnv(t, nil)
+		for _, d := range misspelled {
+			r := e.query("", d.query, nil)
+			mustValidationErrors(t, r)
+			if !slices.ContainsFunc(r.Errors, func(e gqlError) bool {
+				return strings.Contains(e.Message, "Did you mean "+d.suggests)
+			}) {
+				t.Errorf("%s: no message suggests %s: %+v", d.query, d.suggests, r.Errors)
+			}
+		}
+	})
 
 	t.Run("introspection works by default", func(t *testing.T) {
 		e := newEnv(t, nil)
@@ -1348,15 +1384,19 @@ func TestErrorsIntrospection(t *testing.T) {
 			e.mustNoCalls(t)
 		}
 
-		r := e.query("", `{ product(sku: "SKU-0001") { titel } }`, nil)
-		mustRequestError(t, r, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED")
-		for _, err := range r.Errors {
-			if strings.Contains(err.Message, "Did you mean") || strings.Contains(err.Message, `"title"`) {
-				t.Errorf("message suggests a field with introspection off: %q", err.Message)
+		// Every document the validator would make a suggestion for (see
+		// the test below for the same documents with suggestions on).
+		for _, d := range misspelled {
+			r := e.query("", d.query, nil)
+			mustValidationErrors(t, r)
+			for _, err := range r.Errors {
+				if strings.Contains(err.Message, "Did you mean") {
+					t.Errorf("%s: message suggests with introspection off: %q", d.query, err.Message)
+				}
 			}
 		}
 
-		r = e.query("", `{ __typename product(sku: "SKU-0001") { __typename sku } }`, nil).mustOK(t)
+		r := e.query("", `{ __typename product(sku: "SKU-0001") { __typename sku } }`, nil).mustOK(t)
 		if string(r.Data) != `{"__typename":"Query","product":{"__typename":"Product","sku":"SKU-0001"}}` {
 			t.Errorf("__typename with introspection off: data = %s", r.Data)
 		}

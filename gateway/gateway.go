@@ -310,7 +310,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
 	srv.Use(lim)
-	srv.SetErrorPresenter(presenter(g.log))
+	srv.SetErrorPresenter(presenter(g.log, g.cfg.Introspection))
 	srv.SetRecoverFunc(recoverFunc(g.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
