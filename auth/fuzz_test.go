@@ -31,10 +31,9 @@ func FuzzVerify(f *testing.F) {
 
 	allowed := map[string]bool{}
 	for _, r := range []error{
-		errTooLong, errAlgorithm, errNoKeyID, errNoKey,
+		errTooLong, errAlgorithm, errNoKey,
 		jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenExpired,
-		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidClaims,
-		fmt.Errorf("%w: exp", jwt.ErrTokenRequiredClaimMissing),
+		jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims,
 		fmt.Errorf("%w: sub", jwt.ErrTokenRequiredClaimMissing),
 	} {
 		allowed[refuse(r).Error()] = true

@@ -164,14 +164,37 @@ func (j *jwks) ready() error {
 	return fmt.Errorf("jwks %s: holds no usable keys", j.url)
 }
 
-// key returns the RSA public key the token's kid names.
+// key returns the RSA public key the token's kid names or, for a token
+// without a kid, every RS256 signing key of the set (the parser accepts
+// the token when one of them verifies it).
 func (j *jwks) key(ctx context.Context, t *jwt.Token) (any, error) {
-	if kid, _ := t.Header["kid"].(string); kid == "" {
-		return nil, errNoKeyID
-	}
 	k := j.loaded.Load()
 	if k == nil {
 		return nil, errNoKey
+	}
+	kid, present := t.Header["kid"]
+	if _, ok := kid.(string); present && !ok {
+		return nil, errNoKey // RFC 7515: a kid is a string
+	}
+	if !present || kid == "" {
+		all, err := k.store.KeyReadAll(ctx)
+		if err != nil {
+			return nil, errors.Join(errNoKey, err)
+		}
+		var set jwt.VerificationKeySet
+		for _, jwk := range all {
+			m := jwk.Marshal()
+			if (m.ALG != "" && m.ALG != jwkset.AlgRS256) || (m.USE != "" && m.USE != jwkset.UseSig) {
+				continue
+			}
+			if pub, ok := jwk.Key().(*rsa.PublicKey); ok {
+				set.Keys = append(set.Keys, pub)
+			}
+		}
+		if len(set.Keys) == 0 {
+			return nil, errNoKey
+		}
+		return set, nil
 	}
 	// keyfunc also refuses a JWK whose own alg differs from the token's.
 	key, err := k.kf.KeyfuncCtx(ctx)(t)

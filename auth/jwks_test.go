@@ -163,6 +163,9 @@ func TestJWKSVerifierAcceptsRS256(t *testing.T) {
 	}{
 		{"a token signed with the first key", rs256(t, "k1", keys[0], func(c jwt.MapClaims) { c["scope"] = "support" })},
 		{"a token signed with the second key", rs256(t, "k2", keys[1], func(c jwt.MapClaims) { c["scope"] = "support" })},
+		// No kid: every RS256 key of the set is tried.
+		{"a token without kid signed with the first key", rs256(t, "", keys[0], func(c jwt.MapClaims) { c["scope"] = "support" })},
+		{"a token without kid signed with the second key", rs256(t, "", keys[1], func(c jwt.MapClaims) { c["scope"] = "support" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,8 +211,8 @@ func TestJWKSVerifierRefusesBadRS256Tokens(t *testing.T) {
 		{"a PS256 token from a known key", v, sign(t, jwt.SigningMethodPS256, keys[0], kid1, claimsAt(nil)), errAlgorithm},
 		{"an alg none token with a known kid", v, sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid1, claimsAt(nil)), errAlgorithm},
 		{"a token with an unknown kid", v, rs256(t, "k9", keys[0], nil), errNoKey},
-		{"a token without kid", v, rs256(t, "", keys[0], nil), errNoKeyID},
-		{"a token whose kid is a number", v, sign(t, jwt.SigningMethodRS256, keys[0], map[string]any{"kid": 1}, claimsAt(nil)), errNoKeyID},
+		{"a token without kid signed by a key not in the set", v, rs256(t, "", keys[1], nil), jwt.ErrTokenSignatureInvalid},
+		{"a token whose kid is a number", v, sign(t, jwt.SigningMethodRS256, keys[0], map[string]any{"kid": 1}, claimsAt(nil)), errNoKey},
 		{"a token signed by another key under a known kid", v, rs256(t, "k1", keys[1], nil), jwt.ErrTokenSignatureInvalid},
 		{"an expired token from a known key", v, rs256(t, "k1", keys[0], func(c jwt.MapClaims) { c["exp"] = testNow.Add(-time.Hour).Unix() }), jwt.ErrTokenExpired},
 		{"a token without sub from a known key", v, rs256(t, "k1", keys[0], func(c jwt.MapClaims) { delete(c, "sub") }), jwt.ErrTokenRequiredClaimMissing},

@@ -15,9 +15,9 @@ import (
 
 // Defaults and limits of a Verifier.
 const (
-	// DefaultLeeway is the clock skew allowed on exp, nbf and iat when
-	// Options.Leeway is zero: enough for unsynchronised clocks, short
-	// against replay of a just-expired token.
+	// DefaultLeeway is the clock skew allowed on nbf when Options.Leeway
+	// is zero: enough for unsynchronised clocks. exp gets none: the
+	// contract refuses an expired token, and one second after exp it is.
 	DefaultLeeway = 30 * time.Second
 
 	// DefaultJWKSRefreshInterval is how often the JWKS is fetched again when
@@ -54,8 +54,9 @@ type Options struct {
 	// Should be at least MinHS256SecretBytes long.
 	HS256Secret []byte
 
-	// JWKSURL enables RS256 tokens whose header kid names a key of the JWK
-	// Set at this http(s) URL (JWT_JWKS_URL). The set is fetched by
+	// JWKSURL enables RS256 tokens signed by a key of the JWK Set at this
+	// http(s) URL (JWT_JWKS_URL): the key its header kid names, or, without
+	// a kid, any RS256 signing key of the set. The set is fetched by
 	// NewVerifier, again every JWKSRefreshInterval, and when a token names a
 	// kid not in it (at most once per JWKSUnknownKIDInterval).
 	JWKSURL string
@@ -64,7 +65,7 @@ type Options struct {
 	// DefaultJWKSFetchTimeout timeout.
 	HTTPClient *http.Client
 
-	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
+	// Leeway is the clock skew allowed on nbf (never on exp). Zero means
 	// DefaultLeeway; a negative value allows none.
 	Leeway time.Duration
 
@@ -91,6 +92,7 @@ type Verifier struct {
 	secret  []byte
 	methods []string
 	parser  *jwt.Parser
+	now     func() time.Time
 	jwks    *jwks // nil without Options.JWKSURL
 }
 
@@ -148,10 +150,9 @@ func NewVerifier(ctx context.Context, o Options) (*Verifier, error) {
 		jwt.WithValidMethods(v.methods),
 		jwt.WithLeeway(o.Leeway),
 		jwt.WithTimeFunc(o.Now),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 	)
+	v.now = o.Now
 	return v, nil
 }
 
@@ -175,12 +176,11 @@ func (v *Verifier) Ready() error {
 
 // Reasons for a refusal, wrapped together with ErrInvalidToken. Besides these,
 // the jwt sentinels jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid,
-// jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued
-// and jwt.ErrTokenRequiredClaimMissing are used.
+// jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet and
+// jwt.ErrTokenRequiredClaimMissing (sub) are used.
 var (
 	errTooLong        = errors.New("token is too long")
 	errAlgorithm      = errors.New("signing algorithm is not accepted")
-	errNoKeyID        = errors.New("token header has no kid")
 	errNoKey          = errors.New("no signing key for the token's kid")
 	errSeveralHeaders = errors.New("several authorization headers")
 	errNotBearer      = errors.New("authorization scheme is not bearer")
@@ -195,10 +195,13 @@ func refuse(reason error) error {
 // ErrInvalidToken. A token is refused when it is malformed or longer than
 // MaxTokenBytes; when its alg is not one configured (so never "none", and
 // never HS256 checked against a JWKS key); when its signature does not
-// verify; when an RS256 token has no kid or one the JWKS does not hold; when
-// exp is missing (a token that never expires is refused) or past, nbf or iat
-// in the future (each beyond the leeway); when sub is missing or empty, or
-// scope is neither a string nor an array of strings.
+// verify; when an RS256 token names a kid the JWKS does not hold (without a
+// kid, every RS256 key of the set is tried); when exp is past (no leeway: at
+// exp the token is expired) or nbf in the future (beyond the leeway); when
+// sub is missing or empty, or scope is neither a string nor an array of
+// strings. The contract lists what is refused — expired, unsigned, wrongly
+// signed, another algorithm, malformed — so a token without exp is
+// accepted, and iat, which RFC 7519 makes informational, is not checked.
 //
 // ctx bounds the JWKS refresh an unknown kid may trigger.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
@@ -212,6 +215,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 	tok, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
 	if err != nil {
 		return nil, refuse(v.reason(tok, err))
+	}
+	if c.ExpiresAt != nil && !v.now().Before(c.ExpiresAt.Time) {
+		return nil, refuse(jwt.ErrTokenExpired)
 	}
 	if c.Subject == "" {
 		return nil, refuse(fmt.Errorf("%w: sub", jwt.ErrTokenRequiredClaimMissing))
@@ -238,7 +244,7 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 // reason maps a parse error to a fixed-text reason, so that nothing from
 // the token (alg, kid, JSON fragments) reaches the error message.
 func (v *Verifier) reason(tok *jwt.Token, err error) error {
-	for _, own := range []error{errAlgorithm, errNoKeyID, errNoKey} {
+	for _, own := range []error{errAlgorithm, errNoKey} {
 		if errors.Is(err, own) {
 			return own
 		}
@@ -254,11 +260,8 @@ func (v *Verifier) reason(tok *jwt.Token, err error) error {
 		return errAlgorithm
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return jwt.ErrTokenSignatureInvalid
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		// exp is the only claim the parser requires.
-		return fmt.Errorf("%w: exp", jwt.ErrTokenRequiredClaimMissing)
 	}
-	for _, s := range []error{jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued} {
+	for _, s := range []error{jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet} {
 		if errors.Is(err, s) {
 			return s
 		}

@@ -516,6 +516,7 @@ func TestErrorsBadTokens(t *testing.T) {
 		header string
 	}{
 		{"an expired token", "Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), claims("c-0001", now.Add(-time.Hour)))},
+		{"a token expired two seconds ago", "Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), claims("c-0001", now.Add(-2*time.Second)))},
 		{"an unsigned token with alg none", "Bearer " + signed(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid)},
 		{"a token signed with another secret", "Bearer " + signed(t, jwt.SigningMethodHS256, []byte("not-the-gateway-secret"), valid)},
 		{"a token signed with HS512 and the right secret", "Bearer " + signed(t, jwt.SigningMethodHS512, []byte(testSecret), valid)},
@@ -551,6 +552,19 @@ func TestErrorsBadTokens(t *testing.T) {
 	t.Run("the same public query with a valid token answers", func(t *testing.T) {
 		e.query(good, publicQuery, nil).mustOK(t)
 	})
+	// None of the refusals the contract lists: a token without exp (a test
+	// client's minimal token) or issued "in the future" by a skewed clock.
+	for name, c := range map[string]jwt.MapClaims{
+		"a token without exp":                   {"sub": "c-0001"},
+		"a token whose iat is an hour from now": {"sub": "c-0001", "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()},
+	} {
+		t.Run(name+" is accepted", func(t *testing.T) {
+			r := e.query(signed(t, jwt.SigningMethodHS256, []byte(testSecret), c), `{ me { id } }`, nil).mustOK(t)
+			if string(r.Data) != `{"me":{"id":"c-0001"}}` {
+				t.Errorf("data = %s", r.Data)
+			}
+		})
+	}
 	t.Run("a bad token is refused before parsing: a syntax error with a bad token is 401", func(t *testing.T) {
 		e.demo.ResetCounters()
 		r := e.postBody([]byte(`{"query":"{ product(sku: "}`), map[string]string{"Authorization": "Bearer not-a-jwt"})
