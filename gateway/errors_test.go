@@ -494,6 +494,38 @@ func TestErrorsOrderOfAnotherCustomer(t *testing.T) {
 	if answers[0] != answers[1] {
 		t.Errorf("another customer's order answers %s, an unknown order %s: they must not differ", answers[0], answers[1])
 	}
+
+	// Nor may the explained calls tell them apart (anyone may ask for
+	// them): the same calls, keys and outcomes, timings aside. Support
+	// staff, who may read both, see which key a service did not know.
+	explained := func(token, id string) (string, int) {
+		r := e.postBody(requestJSON(q, map[string]any{"id": id}), map[string]string{"Authorization": "Bearer " + token, "X-Tutti-Plan": "1"})
+		calls, _ := r.Extensions["calls"].([]any)
+		var out []string
+		notFound := 0
+		for _, c := range calls {
+			m := c.(map[string]any)
+			n, _ := m["notFound"].(float64)
+			notFound += int(n)
+			// Whether a batch the answer did not need had ended by then
+			// (pending, cacheHits, upstream) is timing, like the times.
+			out = append(out, fmt.Sprintf("%v keys=%v failed=%v notFound=%v", m["call"], m["keys"], m["failed"], m["notFound"]))
+		}
+		if len(out) == 0 {
+			t.Fatalf("order %s: no call explained: %v", id, r.Extensions)
+		}
+		slices.Sort(out)
+		return strings.Join(out, "\n"), notFound
+	}
+	other := e.token(data.Customers[21].ID)
+	foreignCalls, _ := explained(other, foreign.ID)
+	unknownCalls, _ := explained(other, "o-999998")
+	if foreignCalls != unknownCalls {
+		t.Errorf("explained calls differ:\nanother customer's order:\n%s\nan unknown order:\n%s", foreignCalls, unknownCalls)
+	}
+	if _, n := explained(e.token("s-1", "support"), "o-999997"); n == 0 {
+		t.Errorf("support staff do not see that orders.byId did not know an unknown order")
+	}
 }
 
 // TestErrorsBadTokens checks that a token that is expired, unsigned, wrongly

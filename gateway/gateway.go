@@ -363,7 +363,7 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 			}
 			if plan != nil {
 				resp.Extensions["plan"] = plan
-				resp.Extensions["calls"] = lo.Trace.Calls()
+				resp.Extensions["calls"] = visibleCalls(lo.Trace.Calls(), clients.Policies, auth.FromContext(ctx))
 			}
 			if stale != nil {
 				// Some data is an expired cache entry served because its
@@ -374,6 +374,23 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 		}
 	})
 	return srv
+}
+
+// visibleCalls is what extensions.calls shows p. "An unknown order and
+// another customer's order get the same answer": for private data only
+// support staff, who may read any of it, see how many keys a service did
+// not know — an unknown order's orders.byId (and its shipment) would say
+// notFound where another customer's would not.
+func visibleCalls(calls []loaders.TracedCall, policies map[string]loaders.Policy, p *auth.Principal) []loaders.TracedCall {
+	if p.HasScope(auth.ScopeSupport) {
+		return calls
+	}
+	for i := range calls {
+		if policies[calls[i].Call].Private {
+			calls[i].NotFound = 0
+		}
+	}
+	return calls
 }
 
 // pendingGrace bounds how long the batches of an answered operation may go
