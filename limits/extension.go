@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
 )
 
 // Extension is the gqlgen handler extension that enforces the limits:
@@ -126,10 +127,20 @@ func (e *Extension) checkText(query, opName string, vars map[string]any, varsKno
 	if varsKnown || len(doc.Operations) == 1 {
 		op = doc.Operations.ForName(opName)
 	}
+	work, name, most := validationWork(doc)
 	if err := checkParsed(e.schema, doc, op, vars, varsKnown, s.aliases, s.directives, e.o); err != nil {
+		// The contract checks validation before the limits. Where that
+		// is cheap, a document that is over a limit and also invalid is
+		// left for gqlgen to report as invalid.
+		if work <= cheapValidationWork && e.schema != nil && len(validator.Validate(e.schema, doc)) > 0 {
+			return nil
+		}
 		return err
 	}
-	return repeatsError(doc)
+	if work > MaxValidationWork {
+		return tooComplex("query repeats %q %d times in one selection set: validation work %d (repeats squared, summed) exceeds the limit of %d", name, most, work, MaxValidationWork)
+	}
+	return nil
 }
 
 // ValidateMultipliers reports the first rule of m whose "Type.field" key or
@@ -181,17 +192,29 @@ func cutLast(s string, sep byte) (before, after string, ok bool) {
 	return s, "", false
 }
 
-// MaxRepeats is the most selections with the same response name (or spreads
-// of the same fragment) that one selection set may hold as written. The
-// contract sets no such limit, but GraphQL validation compares such
-// selections pairwise: 15 000 copies of `id` pass every limit of the spec
-// and then take tens of seconds to validate. No real query comes near it.
-const MaxRepeats = 100
+// MaxValidationWork bounds the work of GraphQL validation on a document
+// before it is validated. gqlparser's OverlappingFieldsCanBeMerged compares
+// every pair of selections sharing a response name in a selection set (and
+// spreads of the same fragment): n copies cost n² comparisons, and 15 000
+// copies of `id` under `orders(first: 0)` — cost 2, within every limit of
+// the contract — take tens of seconds. The work is the sum over the
+// document's selection sets, as written, of the square of each response
+// name's count. The bound is the default cost limit squared: a document
+// within that cost, where every list counts at least one item, repeats
+// selections at most 1 000 times in all, so its work is at most 1 000²
+// (about 90 ms of validation on a small machine); only a document whose
+// repeats the cost does not see (under a list sized 0) can reach it.
+const MaxValidationWork = DefaultMaxCost * DefaultMaxCost
 
-// repeatsError refuses a document with a selection set over MaxRepeats.
-func repeatsError(doc *ast.QueryDocument) *gqlerror.Error {
-	var worst string
-	most := 0
+// cheapValidationWork is the most validation work (200 copies of one
+// field, a few milliseconds) spent on a document already known to be over
+// a limit, to find whether it is also invalid: the contract reports
+// validation errors first.
+const cheapValidationWork = smallDocument * smallDocument
+
+// validationWork returns the document's validation work (see
+// MaxValidationWork) and its most repeated response name with its count.
+func validationWork(doc *ast.QueryDocument) (work int, worst string, most int) {
 	var visit func(ast.SelectionSet)
 	visit = func(set ast.SelectionSet) {
 		counts := map[string]int{}
@@ -215,6 +238,9 @@ func repeatsError(doc *ast.QueryDocument) *gqlerror.Error {
 				most, worst = counts[key], key
 			}
 		}
+		for _, n := range counts {
+			work = addSat(work, mulSat(n, n))
+		}
 	}
 	for _, op := range doc.Operations {
 		visit(op.SelectionSet)
@@ -222,8 +248,5 @@ func repeatsError(doc *ast.QueryDocument) *gqlerror.Error {
 	for _, f := range doc.Fragments {
 		visit(f.SelectionSet)
 	}
-	if most > MaxRepeats {
-		return tooComplex("a selection set repeats %q %d times, over the limit of %d", worst, most, MaxRepeats)
-	}
-	return nil
+	return work, worst, most
 }

@@ -68,32 +68,33 @@
 //     tokens is then let through: validating it costs a few milliseconds at
 //     worst, and Check after validation will judge it. A larger document
 //     within the token limit is parsed (a few milliseconds at most) and all
-//     other limits are checked on it before validation. A document that does
-//     not parse is let through for gqlgen to report as GRAPHQL_PARSE_FAILED,
-//     unless it failed because its selection sets nest deeper than gqlparser
-//     accepts (parser.MaxNestingDepth, 1 000): that one is over the depth
-//     limit and is refused as such.
+//     other limits are checked on it before validation; when one is broken
+//     and validating the document is cheap (validation work, below, at most
+//     200², a few milliseconds), it is validated first, and an invalid one
+//     is left for gqlgen to report as GRAPHQL_VALIDATION_FAILED. A document
+//     that does not parse is let through for gqlgen to report as
+//     GRAPHQL_PARSE_FAILED, unless it failed because its selection sets
+//     nest deeper than gqlparser accepts (parser.MaxNestingDepth, 1 000):
+//     that one is over the depth limit and is refused as such.
 //
-// The spec's order is thus observable for every document of at most 200
-// tokens, every document within the limits and every valid document. The
-// exceptions are larger documents that are over a limit and also wrong: one
-// over the token limit that also has a syntax error (other than one the
-// lexer meets in its first 15 000 tokens), or one of more than 200 tokens
-// over a limit that would also fail
-// validation (say 51 directives and an unknown field), is answered
-// QUERY_TOO_COMPLEX rather than GRAPHQL_PARSE_FAILED or
-// GRAPHQL_VALIDATION_FAILED.
+// The spec's order is thus observable for every document within the token
+// limit that is not both over a limit and long to validate. The exceptions:
+// a document over the token limit is refused unparsed, even with a syntax
+// or validation error (other than one the lexer meets in its first 15 000
+// tokens); and one over another limit whose validation work exceeds 200²
+// is refused on that limit without being validated.
+//
+// One limit is not the contract's: MaxValidationWork, the bound on what
+// validation costs (gqlparser's OverlappingFieldsCanBeMerged compares
+// repeated selections pairwise). It never refuses a document within the
+// contract's cost where every list counts at least one item; it refuses,
+// say, 5 000 copies of `id` under `orders(first: 0)`, which cost 2 and
+// would take validation seconds.
 //
 // gqlgen's own handler.Server.SetParserTokenLimit is not the token limit of
 // the spec: gqlparser counts comments as tokens there and reports a breach
 // as GRAPHQL_PARSE_FAILED. Leave it unset; the pre-check bounds the tokens
 // before gqlgen's parser sees them.
-//
-// The limits do not make validation cheap for every document within them:
-// 14 980 copies of `id` under `orders(first: 0)` cost 2 and pass, then take
-// gqlparser's OverlappingFieldsCanBeMerged tens of seconds; so do the same
-// fields in an unused fragment or in an operation that does not run. That
-// is the validation rules' to fix, not a limit's.
 package limits
 
 import (

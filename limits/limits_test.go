@@ -422,23 +422,45 @@ func TestRepeatedSelectionsAreRefusedBeforeValidation(t *testing.T) {
 	tests := []struct {
 		name  string
 		query string
-		bad   bool
+		bad   string // what the message says; "" for a pass
 	}{
-		{"a hundred copies of one field pass", "{ me { " + repeat("id", 100) + "} a: me { " + repeat("name", 100) + "} }", false},
-		{"a hundred and one copies of one field are refused", "{ me { " + repeat("id", 101) + "} a: me { " + repeat("name", 100) + "} }", true},
-		{"thousands of copies under a cheap field are refused", "{ me { orders(first: 0) { " + repeat("id", 5000) + "} } }", true},
-		{"many spreads of one fragment are refused", "{ me { " + repeat("...F", 150) + "} } fragment F on Customer { id }", true},
-		{"sixty copies each of three fields pass", "{ me { " + repeat("id name email", 60) + "} }", false},
+		// The contract's cost counts repeats before merging: 999 copies of
+		// a field cost 1 000 and must pass; 1 000 cost 1 001.
+		{"999 copies of one field cost 1 000 and pass", `{ product(sku: "SKU-0001") { ` + repeat("title", 999) + `} }`, ""},
+		{"1 000 copies cost 1 001: the cost limit", `{ product(sku: "SKU-0001") { ` + repeat("title", 1000) + `} }`, "estimated cost 1001"},
+		{"thousands of copies under a list sized 0 are refused", "{ me { orders(first: 0) { " + repeat("id", 5000) + "} } }", "validation work"},
+		{"two sets of 800 copies under lists sized 0 are refused", "{ me { orders(first: 0) { " + repeat("id", 800) + "} a: orders(first: 0) { " + repeat("id", 800) + "} } }", "validation work"},
+		{"many spreads of one fragment under a list sized 0 are refused", "{ me { orders(first: 0) { " + repeat("...F", 1001) + "} } } fragment F on Order { id }", "validation work"},
+		{"sixty copies each of three fields pass", "{ me { " + repeat("id name email", 60) + "} }", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ext.PreCheck(tt.query)
-			if (err != nil) != tt.bad {
-				t.Fatalf("PreCheck = %v, want refused=%v", err, tt.bad)
+			err := ext.preCheck(tt.query, "", nil, true)
+			if (err != nil) != (tt.bad != "") {
+				t.Fatalf("pre-check = %v, want refused=%v", err, tt.bad != "")
 			}
-			if err != nil && !strings.Contains(err.Message, "repeats") {
-				t.Fatalf("message %q does not name the limit", err.Message)
+			if err != nil && !strings.Contains(err.Message, tt.bad) {
+				t.Fatalf("message %q does not say %q", err.Message, tt.bad)
 			}
 		})
+	}
+}
+
+// The contract checks validation before the limits: a document over a
+// limit that is also invalid is left for validation to refuse, unless
+// validating it would take long.
+func TestPreCheckLeavesInvalidDocumentsToValidation(t *testing.T) {
+	ext := New(Options{})
+	ext.schema = shopSchema()
+	directives := strings.Repeat("email @include(if: true) ", 51)
+	if err := ext.preCheck("{ me { "+directives+"} }", "", nil, true); err == nil || !strings.Contains(err.Message, "directive count 51") {
+		t.Fatalf("a valid document with 51 directives: %v, want the directive limit", err)
+	}
+	if err := ext.preCheck("{ me { nope "+directives+"} }", "", nil, true); err != nil {
+		t.Fatalf("an invalid document with 51 directives: %v, want it left to validation", err)
+	}
+	long := "{ me { " + directives + "orders(first: 0) { " + strings.Repeat("id ", 300) + "nope } } }"
+	if err := ext.preCheck(long, "", nil, true); err == nil || !strings.Contains(err.Message, "directive count 51") {
+		t.Fatalf("an invalid document over a limit that is long to validate (300 copies of a field): %v, want the directive limit", err)
 	}
 }
