@@ -167,6 +167,31 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 	return out
 }
 
+// Fill writes entries a fetch answered besides the keys it was asked for
+// (an order in a customer's order list is also that order by id), in one
+// Store.SetMany; StoredAt zero is set to now, entries with FreshFor 0 are
+// skipped. A store error is only logged: a fill is an optimisation.
+func (c *Cache) Fill(ctx context.Context, entries map[string]Entry) {
+	now := c.o.Now()
+	fill := make(map[string]Entry, len(entries))
+	for k, e := range entries {
+		if e.FreshFor <= 0 {
+			continue
+		}
+		if e.StoredAt.IsZero() {
+			e.StoredAt = now
+		}
+		fill[k] = e
+	}
+	if len(fill) == 0 {
+		return
+	}
+	if err := c.store.SetMany(ctx, fill); err != nil {
+		c.storeErrs.Add(1)
+		c.log.DebugContext(ctx, "cache fill failed", "keys", len(fill), "error", err)
+	}
+}
+
 // Invalidate removes keys from every tier of the store, for mutations:
 // after a write to an entity, invalidate the keys its reads use (compute
 // them with Key exactly as the batch function does; for private data that

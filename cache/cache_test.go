@@ -221,3 +221,20 @@ func TestFreshForTakesTheSmallerOfPolicyAndUpstream(t *testing.T) {
 		}
 	}
 }
+
+func TestFillAnswersLaterLoads(t *testing.T) {
+	ctx := context.Background()
+	c := New(Options{Store: NewMemory(MemoryOptions{}), Logger: quiet})
+	c.Fill(ctx, map[string]Entry{
+		"kept": {Value: []byte("x"), FreshFor: time.Minute},
+		"skip": {Value: []byte("y")}, // FreshFor 0: not stored
+	})
+	up := upstream(time.Minute)
+	got := c.Load(ctx, []string{"kept", "skip"}, up.fetch)
+	if got[0].Source != FromCache || string(got[0].Entry.Value) != "x" || got[0].Entry.StoredAt.IsZero() {
+		t.Errorf("filled key: %+v, want x from the cache with its StoredAt set", got[0])
+	}
+	if !slices.EqualFunc(up.calls, [][]string{{"skip"}}, slices.Equal) {
+		t.Errorf("upstream calls %v, want [[skip]]", up.calls)
+	}
+}

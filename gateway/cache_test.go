@@ -912,6 +912,50 @@ func TestCachePrivacy(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 4. Stampede.
 
+// TestCacheOrdersListAnswersOrderByID: reading a customer's orders caches
+// each of them by id too (rule 5: data already fetched is not fetched
+// again), for that caller only — another customer asking for one of them
+// goes upstream and gets null, as if it did not exist.
+func TestCacheOrdersListAnswersOrderByID(t *testing.T) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			d := cacheDemo(t)
+			setenv := map[string]string{}
+			if mode == "redis" {
+				setenv["REDIS_URL"] = redistest.Start(t).URL()
+			}
+			e, _ := cacheGateway(t, d, setenv)
+			owner := demo.CustomerMostOrders
+			all := ordersOf(d.Data(), owner)
+			if len(all) < 5 {
+				t.Fatalf("%s has %d orders", owner, len(all))
+			}
+			e.query(e.token(owner), `{ me { orders(first: 2) { id } } }`, nil).mustOK(t)
+			if n := d.Calls("orders"); n != 1 {
+				t.Fatalf("the customer's orders: %d orders requests, want 1", n)
+			}
+			// An order the first answer did not show, from the same list.
+			o := all[len(all)-1]
+			const q = `query($id: ID!) { order(id: $id) { id status } }`
+			r := e.query(e.token(owner), q, map[string]any{"id": o.ID}).mustOK(t)
+			if want := fmt.Sprintf(`{"order":{"id":%q,"status":%q}}`, o.ID, strings.ToUpper(o.Status)); string(r.Data) != want {
+				t.Errorf("order by id: %s, want %s", r.Data, want)
+			}
+			if n := d.Calls("orders"); n != 1 {
+				t.Errorf("an order of a list already read: %d orders requests in all, want 1 (by endpoint %v)", n, d.CallsByEndpoint())
+			}
+			r = e.query(e.token("c-0002"), q, map[string]any{"id": o.ID}).mustOK(t)
+			if string(r.Data) != `{"order":null}` {
+				t.Errorf("another customer: %s, want null", r.Data)
+			}
+			if n := d.Calls("orders"); n != 2 {
+				t.Errorf("another customer asking for it: %d orders requests in all, want 2 (its own read)", n)
+			}
+		})
+	}
+}
+
 // TestCacheStampede: 100 concurrent requests for the same cold product,
 // with the catalog slow enough that they all overlap, cost one catalog
 // request (cache.Group), with the in-process cache and with Redis.

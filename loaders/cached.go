@@ -135,7 +135,10 @@ func CacheKey(ctx context.Context, call, key string, fields []string, private bo
 // one upstream batch for the misses (shared with concurrent requests of
 // this process), one write of the good answers, stale entries when the
 // upstream fails.
-func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, stats *requestStats, batch BatchFunc[V]) BatchFunc[V] {
+//
+// also, when not nil, writes the records that the fetched ones hold for
+// another call (see derived).
+func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, stats *requestStats, batch BatchFunc[V], also *derived[V]) BatchFunc[V] {
 	if c == nil || pol.MaxAge <= 0 {
 		return batch
 	}
@@ -186,6 +189,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 			if len(out) == 0 && firstErr != nil {
 				return nil, firstErr
 			}
+			also.fill(fctx, c, res, meta.MaxAge())
 			return out, nil
 		})
 		svc := requests[call].Service
@@ -218,6 +222,42 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 		}
 		return out
 	}
+}
+
+// derived says that the records of one call also answer another, each
+// under its own key: every order of a customer's order list is that order
+// by id, so reading a customer's orders fills orders.byId too (rule 5 of
+// the contract: data already fetched is not fetched again). The entries
+// are the other call's, with its policy and the caller's identity.
+type derived[V any] struct {
+	call  string
+	pol   Policy
+	split func(V) map[string]any // the other call's key → its record
+}
+
+// fill writes, for the good results of a fetch, the other call's entries.
+func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader.Result[V], upstreamMaxAge int) {
+	if d == nil || d.pol.MaxAge <= 0 {
+		return
+	}
+	fresh := cache.FreshFor(d.pol.MaxAge, upstreamMaxAge)
+	if fresh <= 0 {
+		return
+	}
+	entries := map[string]cache.Entry{}
+	for _, r := range res {
+		if r == nil || r.Error != nil {
+			continue
+		}
+		for k, rec := range d.split(r.Data) {
+			b, err := json.Marshal(rec)
+			if err != nil {
+				continue
+			}
+			entries[CacheKey(ctx, d.call, k, nil, d.pol.Private)] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: d.pol.MaxStale}
+		}
+	}
+	c.Fill(ctx, entries)
 }
 
 // requestStats counts, for one request, the keys answered by stale

@@ -143,25 +143,36 @@ func New(c Clients, o Options) *Loaders {
 	fields := o.Fields[ProductsBySKU]
 	l := &Loaders{
 		CustomerByID: newCall(CustomersByID,
-			cached(c.Cache, CustomersByID, c.Policies[CustomersByID], nil, st, byKey(c.Customers.Get, c.Customers.GetMany)),
+			cached(c.Cache, CustomersByID, c.Policies[CustomersByID], nil, st, byKey(c.Customers.Get, c.Customers.GetMany), nil),
 			one[*customers.Customer], o),
 		OrderByID: newCall(OrdersByID,
-			cached(c.Cache, OrdersByID, c.Policies[OrdersByID], nil, st, byKey(c.Orders.Get, c.Orders.GetMany)),
+			cached(c.Cache, OrdersByID, c.Policies[OrdersByID], nil, st, byKey(c.Orders.Get, c.Orders.GetMany), nil),
 			one[*orders.Order], o),
 		OrdersByCustomer: newCall(OrdersByCustomer,
-			cached(c.Cache, OrdersByCustomer, c.Policies[OrdersByCustomer], nil, st, ordersByCustomer(c.Orders)),
+			cached(c.Cache, OrdersByCustomer, c.Policies[OrdersByCustomer], nil, st, ordersByCustomer(c.Orders), &derived[[]*orders.Order]{
+				call: OrdersByID, pol: c.Policies[OrdersByID],
+				split: func(os []*orders.Order) map[string]any {
+					m := make(map[string]any, len(os))
+					for _, o := range os {
+						if o != nil && o.ID != "" {
+							m[o.ID] = o
+						}
+					}
+					return m
+				},
+			}),
 			list[*orders.Order], o),
 		ProductBySKU: newCall(ProductsBySKU,
-			cached(c.Cache, ProductsBySKU, c.Policies[ProductsBySKU], fields, st, productsBySKU(c.Catalog, fields)),
+			cached(c.Cache, ProductsBySKU, c.Policies[ProductsBySKU], fields, st, productsBySKU(c.Catalog, fields), nil),
 			one[*catalog.Product], o),
 		StockBySKU: newCall(StockBySKU,
-			cached(c.Cache, StockBySKU, c.Policies[StockBySKU], nil, st, stockBySKU(c.Inventory)),
+			cached(c.Cache, StockBySKU, c.Policies[StockBySKU], nil, st, stockBySKU(c.Inventory), nil),
 			one[int], o),
 		ShipmentByOrder: newCall(ShipmentByOrder,
-			cached(c.Cache, ShipmentByOrder, c.Policies[ShipmentByOrder], nil, st, shipmentByOrder(c.Shipping)),
+			cached(c.Cache, ShipmentByOrder, c.Policies[ShipmentByOrder], nil, st, shipmentByOrder(c.Shipping), nil),
 			one[*shipping.Shipment], o),
 		PaymentsByOrder: newCall(PaymentsByOrder,
-			cached(c.Cache, PaymentsByOrder, c.Policies[PaymentsByOrder], nil, st, paymentsByOrder(c.Payments)),
+			cached(c.Cache, PaymentsByOrder, c.Policies[PaymentsByOrder], nil, st, paymentsByOrder(c.Payments), nil),
 			list[*payments.Payment], o),
 		stats: st,
 	}
