@@ -252,6 +252,22 @@ func cacheTraced(t *testing.T, r response) []loaders.TracedCall {
 	return traced
 }
 
+// cacheEntriesPerKey returns, per call of r's plan, how many cache
+// entries one key reads: one per sparse field for the catalog (cached a
+// field per entry), one otherwise.
+func cacheEntriesPerKey(t *testing.T, r response) func(call string) int64 {
+	t.Helper()
+	var plan planner.Plan
+	r.extension(t, "plan", &plan)
+	per := map[string]int64{}
+	for _, s := range plan.Steps {
+		if len(s.SparseFields) > 0 {
+			per[s.Call] = int64(len(s.SparseFields))
+		}
+	}
+	return func(call string) int64 { return max(per[call], 1) }
+}
+
 // cacheSearch is the traced name of a catalog search page, the one call
 // the cache does not serve (graphql-api.md leaves Query.products out of
 // the cached entities; planner.CachePolicies skips it).
@@ -912,6 +928,55 @@ func TestCachePrivacy(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 4. Stampede.
 
+// TestCacheSparseFieldsAnswerSubsets: the catalog is asked for just the
+// fields an operation selects, and what it answered is cached a field per
+// entry, so a later operation selecting any of those fields makes no call
+// (rule 5), and one selecting more asks again for its own field set.
+func TestCacheSparseFieldsAnswerSubsets(t *testing.T) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			d := cacheDemo(t)
+			setenv := map[string]string{}
+			if mode == "redis" {
+				setenv["REDIS_URL"] = redistest.Start(t).URL()
+			}
+			e, _ := cacheGateway(t, d, setenv)
+			plain := newEnv(t, nil)
+			steps := []struct {
+				query string
+				calls int    // catalog requests this query adds
+				asked string // the fields those ask for
+			}{
+				{`{ product(sku: "SKU-0042") { title price { amount } description tags } }`, 1, "description,price,tags,title"},
+				{`{ product(sku: "SKU-0042") { title } }`, 0, ""},
+				{`{ product(sku: "SKU-0042") { sku tags price { currency } } }`, 0, ""},
+				{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title } }`, 1, "title"},
+				{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title tags } }`, 1, "tags,title"},
+				{`{ productsBySku(skus: ["SKU-0043", "SKU-0042"]) { tags title sku } }`, 0, ""},
+			}
+			for _, st := range steps {
+				before := len(d.Requests("catalog"))
+				r := e.query("", st.query, nil).mustOK(t)
+				if want := plain.query("", st.query, nil).mustOK(t); string(r.Data) != string(want.Data) {
+					t.Errorf("%s: answer %s, without cache %s", st.query, r.Data, want.Data)
+				}
+				reqs := d.Requests("catalog")[before:]
+				if len(reqs) != st.calls {
+					t.Errorf("%s: %d catalog requests, want %d", st.query, len(reqs), st.calls)
+					continue
+				}
+				for _, rq := range reqs {
+					got := rq.RawQuery + string(rq.Body)
+					if !strings.Contains(got, st.asked) && !strings.Contains(got, strings.ReplaceAll(st.asked, ",", `","`)) {
+						t.Errorf("%s: asked the catalog %s %s, want the fields %s", st.query, rq.Path, got, st.asked)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestCacheOrdersListAnswersOrderByID: reading a customer's orders caches
 // each of them by id too (rule 5: data already fetched is not fetched
 // again), for that caller only — another customer asking for one of them
@@ -1430,11 +1495,13 @@ func TestCacheCluster(t *testing.T) {
 				t.Errorf("warm run over the cluster made upstream calls for cached data: %v", extra)
 			}
 			var k, kFinished int64
+			per := cacheEntriesPerKey(t, rw)
 			for _, c := range cacheTraced(t, rw) {
 				if pol[c.Call].MaxAge > 0 {
-					k += int64(c.Keys) // a cached call's batch reads its keys
+					n := int64(c.Keys) * per(c.Call) // a cached call's batch reads its keys' entries
+					k += n
 					if !c.Pending {
-						kFinished += int64(c.Keys)
+						kFinished += n
 					}
 				}
 			}
@@ -1445,7 +1512,7 @@ func TestCacheCluster(t *testing.T) {
 			// Keys of a batch still pending when the answer was written may
 			// or may not have been read: their request ended.
 			if g > k || g < kFinished {
-				t.Errorf("%d GETs on the cluster for %d keys in batches of cached calls (%d in finished batches), want one per key", g, k, kFinished)
+				t.Errorf("%d GETs on the cluster for %d entries of the keys in batches of cached calls (%d in finished batches), want one per entry", g, k, kFinished)
 			}
 			gets, mgets, keys = gets+g, mgets+m, keys+k
 		})

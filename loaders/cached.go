@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,18 +137,41 @@ func CacheKey(ctx context.Context, call, key string, fields []string, private bo
 // this process), one write of the good answers, stale entries when the
 // upstream fails.
 //
+// A record fetched with a sparse field set (fields, the catalog's) is
+// cached one entry per field, under the key of the one-field request: a
+// later request asking for any of the fields fetched before finds them
+// whatever set it asks for (rule 5), and fetches, with its own field set,
+// only the records of which a field is missing.
+//
 // also, when not nil, writes the records that the fetched ones hold for
 // another call (see derived).
 func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, stats *requestStats, batch BatchFunc[V], also *derived[V]) BatchFunc[V] {
 	if c == nil || pol.MaxAge <= 0 {
 		return batch
 	}
+	parts := [][]string{fields} // one entry per record
+	keyField := sparseKeys[call]
+	var split []string // the fields cached one per entry
+	if len(fields) > 0 && keyField != "" {
+		split = fields
+		parts = make([][]string, len(fields))
+		for i, f := range fields {
+			parts[i] = []string{f}
+		}
+	}
+	n := len(parts)
 	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
-		ckeys := make([]string, len(keys))
-		idOf := make(map[string]string, len(keys))
+		// The entries of keys[i] are ckeys[i*n : i*n+n].
+		ckeys := make([]string, len(keys)*n)
+		idOf := make(map[string]string, len(ckeys))
+		at := make(map[string]int, len(keys))
 		for i, k := range keys {
-			ckeys[i] = CacheKey(ctx, call, k, fields, pol.Private)
-			idOf[ckeys[i]] = k
+			at[k] = i
+			for j, p := range parts {
+				ck := CacheKey(ctx, call, k, p, pol.Private)
+				ckeys[i*n+j] = ck
+				idOf[ck] = k
+			}
 		}
 		// Errors of single keys (shipping has a call per key), for the
 		// caller that fetched them; callers that joined the fetch see a
@@ -156,33 +180,40 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 		keyErr := map[string]error{}
 		results := c.Load(ctx, ckeys, func(fctx context.Context, missing []string) (map[string]cache.Entry, error) {
 			fctx, meta := upstream.RecordMeta(fctx)
-			ids := make([]string, len(missing))
-			for i, k := range missing {
-				ids[i] = idOf[k]
+			var ids []string
+			for _, ck := range missing {
+				if id := idOf[ck]; !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
 			}
 			res := batch(fctx, ids)
 			fresh := cache.FreshFor(pol.MaxAge, meta.MaxAge())
 			out := make(map[string]cache.Entry, len(missing))
 			var firstErr error
 			for i, r := range res {
-				if i >= len(missing) || r == nil {
+				if i >= len(ids) || r == nil {
 					continue
 				}
+				own := ckeys[at[ids[i]]*n:][:n]
 				switch {
 				case r.Error == nil:
-					b, err := json.Marshal(r.Data)
+					vals, err := entryValues(r.Data, split)
 					if err != nil {
 						continue
 					}
-					out[missing[i]] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: pol.MaxStale}
+					for j, ck := range own {
+						out[ck] = cache.Entry{Value: vals[j], FreshFor: fresh, StaleFor: pol.MaxStale}
+					}
 				case errors.Is(r.Error, upstream.ErrNotFound):
-					out[missing[i]] = cache.Entry{NotFound: true, FreshFor: min(fresh, NotFoundFor)}
+					for _, ck := range own {
+						out[ck] = cache.Entry{NotFound: true, FreshFor: min(fresh, NotFoundFor)}
+					}
 				default:
 					if firstErr == nil {
 						firstErr = r.Error
 					}
 					mu.Lock()
-					keyErr[missing[i]] = r.Error
+					keyErr[ids[i]] = r.Error
 					mu.Unlock()
 				}
 			}
@@ -194,35 +225,94 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 		})
 		svc := requests[call].Service
 		out := make([]*dataloader.Result[V], len(keys))
-		for i, r := range results {
+		for i, k := range keys {
+			rs := results[i*n:][:n]
 			res := &dataloader.Result[V]{}
+			src := cache.FromCache
+			var failed error
+			notFound := false
+			for _, r := range rs {
+				switch {
+				case r.Err != nil && failed == nil:
+					failed = r.Err
+				case r.Err == nil && r.Entry.NotFound:
+					notFound = true
+				}
+				if r.Source == cache.FromStale || (r.Source != cache.FromCache && src == cache.FromCache) {
+					src = r.Source
+				}
+			}
 			switch {
-			case r.Err != nil:
-				res.Error = r.Err
-				if errors.Is(r.Err, cache.ErrNoResult) {
+			case failed != nil:
+				res.Error = failed
+				if errors.Is(failed, cache.ErrNoResult) {
 					mu.Lock()
-					e, ok := keyErr[ckeys[i]]
+					e, ok := keyErr[k]
 					mu.Unlock()
 					if !ok {
 						e = &upstream.Error{Service: svc, Op: call, Err: upstream.ErrUnavailable}
 					}
 					res.Error = e
 				}
-			case r.Entry.NotFound:
-				res.Error = fmt.Errorf("%s %s: %w", call, keys[i], upstream.ErrNotFound)
+			case notFound:
+				res.Error = fmt.Errorf("%s %s: %w", call, k, upstream.ErrNotFound)
 			default:
-				if err := upstream.Decode(r.Entry.Value, &res.Data); err != nil {
+				value := rs[0].Entry.Value
+				if split != nil {
+					value = joinRecord(keyField, k, split, rs)
+				}
+				if err := upstream.Decode(value, &res.Data); err != nil {
 					// A record this version cannot read is a miss the next
 					// time; this time it is an error of the service's data.
 					res.Error = &upstream.Error{Service: svc, Op: call, Err: fmt.Errorf("%w: cached record: %w", upstream.ErrBadResponse, err)}
 				}
 			}
-			stats.count(ctx, call, r.Source, r.Err == nil)
+			stats.count(ctx, call, src, failed == nil)
 			out[i] = res
 		}
 		return out
 	}
 }
+
+// entryValues returns the cache values of a record: the record itself, or
+// with fields, each field's JSON value (null when the record has none).
+func entryValues(rec any, fields []string) ([][]byte, error) {
+	b, err := json.Marshal(rec)
+	if err != nil || fields == nil {
+		return [][]byte{b}, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	vals := make([][]byte, len(fields))
+	for i, f := range fields {
+		vals[i] = m[f]
+		if vals[i] == nil {
+			vals[i] = []byte("null")
+		}
+	}
+	return vals, nil
+}
+
+// joinRecord puts a record together from its key and its fields' entries:
+// what the service answers for a sparse field set.
+func joinRecord(keyField, key string, fields []string, rs []cache.Result) []byte {
+	kf, _ := json.Marshal(keyField)
+	k, _ := json.Marshal(key)
+	b := append([]byte{'{'}, kf...)
+	b = append(append(b, ':'), k...)
+	for i, f := range fields {
+		name, _ := json.Marshal(f)
+		b = append(append(append(b, ','), name...), ':')
+		b = append(b, rs[i].Entry.Value...)
+	}
+	return append(b, '}')
+}
+
+// sparseKeys names the key field of the records of calls that take a
+// sparse field set: a record put together from per-field entries has it.
+var sparseKeys = map[string]string{ProductsBySKU: "sku"}
 
 // derived says that the records of one call also answer another, each
 // under its own key: every order of a customer's order list is that order
@@ -310,8 +400,8 @@ func (l *Loaders) Stale() map[string]int {
 //
 //	loaders.Invalidate(ctx, c, loaders.OrdersByCustomer, customerID)
 //
-// The catalog's records are cached per sparse field set; Invalidate reaches
-// the whole-record entry only (the shop's mutations do not change products).
+// The catalog's records are cached a field per entry; Invalidate reaches
+// whole-record entries only (the shop's mutations do not change products).
 func Invalidate(ctx context.Context, c Clients, call string, keys ...string) error {
 	if c.Cache == nil {
 		return nil

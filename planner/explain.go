@@ -36,6 +36,9 @@ type Step struct {
 	Keys string `json:"keys"`
 	// Fields are the response paths the step serves.
 	Fields []string `json:"fields"`
+	// SparseFields is the field set asked of a service that takes one (the
+	// catalog's `fields`): the record fields the operation selects.
+	SparseFields []string `json:"sparseFields,omitempty"`
 }
 
 // Plan is the explain output of one operation.
@@ -78,8 +81,10 @@ func (p *Planner) explain(ctx context.Context, op *graphql.OperationContext) *Pl
 		e.fetch(r.rule.Call, f.Definition.Type.Name(), f.Field, f.Selections, f.Alias, nil, n, "arguments")
 	}
 	plan := &Plan{Steps: e.steps}
+	sparse := p.compiled(op).fields
 	for _, s := range e.steps {
 		plan.Depth = max(plan.Depth, s.Depth)
+		s.SparseFields = sparse[s.Call]
 	}
 	if plan.Steps == nil {
 		plan.Steps = []*Step{}
