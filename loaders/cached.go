@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,9 +179,11 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 		keyErr := map[string]error{}
 		results := c.Load(ctx, ckeys, func(fctx context.Context, missing []string) (map[string]cache.Entry, error) {
 			fctx, meta := upstream.RecordMeta(fctx)
-			var ids []string
+			ids := make([]string, 0, len(missing)/n)
+			seen := make(map[string]bool, len(missing)/n)
 			for _, ck := range missing {
-				if id := idOf[ck]; !slices.Contains(ids, id) {
+				if id := idOf[ck]; !seen[id] {
+					seen[id] = true
 					ids = append(ids, id)
 				}
 			}
