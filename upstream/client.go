@@ -426,11 +426,13 @@ func (c *Client) send(ctx context.Context, call Call, u *url.URL, body []byte, o
 		oc.err = c.Fail(call.Op, st, ErrNotFound)
 	case st == http.StatusTooManyRequests || st >= 500:
 		oc.err = c.Fail(call.Op, st, ErrUnavailable)
-		// A 500 is not retried: it is the service's own fault, most often
-		// one the same request meets again, and retrying it would only
-		// multiply the load on a service already failing.
+		// The contract lists 429, 500, 502, 503 and 504 as answers any
+		// service may give and calls GETs safe to retry: each of them is
+		// retried (within MaxAttempts and the retry budget, which bounds
+		// the extra load on a service already failing). Another 5xx
+		// (501, 505, ...) says the request itself cannot be served.
 		switch st {
-		case http.StatusTooManyRequests, http.StatusBadGateway,
+		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			oc.retry = true
 		}
