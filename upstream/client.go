@@ -183,7 +183,7 @@ type outcome struct {
 // X-User-Id (from ctx, when Options.SendUserID and set), Accept and, with a
 // body, Content-Type; bounds each attempt by AttemptTimeout and the whole by
 // OverallTimeout and ctx; retries an Idempotent call on transport failures,
-// 429, 502, 503 and 504 up to MaxAttempts with jittered exponential
+// 429, 500, 502, 503 and 504 up to MaxAttempts with jittered exponential
 // back-off while the RetryBudget allows, honouring Retry-After on 429 and
 // 503 when it fits; and decodes a 2xx JSON body into out (nil out: the body
 // is discarded). Failures are *Error.

@@ -47,7 +47,7 @@ type Options struct {
 
 	// MaxAttempts bounds the attempts of a call marked Idempotent
 	// (1 + retries). Other calls are made once. Only connection failures
-	// and 429, 502, 503 and 504 answers are retried, and only while the
+	// and 429, 500, 502, 503 and 504 answers are retried, and only while the
 	// RetryBudget allows. Default 3.
 	MaxAttempts int
 
