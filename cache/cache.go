@@ -64,7 +64,9 @@ func New(o Options) *Cache {
 //     a failed fetch writes nothing, a key left out of the map is not
 //     stored); StoredAt zero is set to now;
 //  4. a key whose fetch failed is answered by its stale entry if it is
-//     still Usable (FromStale), otherwise Result.Err holds the error.
+//     still Usable (FromStale), otherwise Result.Err holds the error; a
+//     key fetched with FreshFor 0 (the upstream said no-store or
+//     max-age=0) loses its stale entry, which the answer superseded.
 //
 // Load never fails as a whole; per-key errors are in the results.
 func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Result {
@@ -124,6 +126,7 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 		}
 		now := c.o.Now()
 		fill := make(map[string]Entry, len(missing))
+		var drop []string
 		for _, k := range missing {
 			e, ok := m[k]
 			if !ok {
@@ -135,12 +138,23 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 			}
 			if e.FreshFor > 0 {
 				fill[k] = e
+			} else if _, had := stale[k]; had {
+				// The new answer may not be kept (no-store, max-age=0):
+				// nor may the older one it replaces answer if a later
+				// fetch fails.
+				drop = append(drop, k)
 			}
 		}
 		if len(fill) > 0 {
 			if err := c.store.SetMany(fctx, fill); err != nil {
 				c.storeErrs.Add(1)
 				c.log.DebugContext(fctx, "cache fill failed", "keys", len(fill), "error", err)
+			}
+		}
+		if len(drop) > 0 {
+			if err := c.store.Delete(fctx, drop...); err != nil {
+				c.storeErrs.Add(1)
+				c.log.DebugContext(fctx, "cache delete of superseded entries failed", "keys", len(drop), "error", err)
 			}
 		}
 		return m, nil

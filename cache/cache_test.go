@@ -132,6 +132,27 @@ func TestLoadServesStaleEntriesWhenTheUpstreamFails(t *testing.T) {
 	}
 }
 
+// An answer the upstream says may not be kept (FreshFor 0) supersedes the
+// stale entry it replaced: a later failure is an error, not that entry.
+func TestLoadDropsStaleEntriesAnAnswerSupersedes(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Now()}
+	c := New(Options{Store: NewMemory(MemoryOptions{Now: clk.Now}), Logger: quiet, Now: clk.Now})
+	c.Load(ctx, []string{"k"}, upstream(time.Second).fetch) // fresh 1s, stale 1s more
+	clk.Advance(1500 * time.Millisecond)
+	noStore := &recorder{answer: func([]string) (map[string]Entry, error) {
+		return map[string]Entry{"k": {Value: []byte("new")}}, nil
+	}}
+	if r := c.Load(ctx, []string{"k"}, noStore.fetch)[0]; r.Err != nil || string(r.Entry.Value) != "new" {
+		t.Fatalf("no-store answer: %+v", r)
+	}
+	boom := errors.New("upstream down")
+	down := &recorder{answer: func([]string) (map[string]Entry, error) { return nil, boom }}
+	if r := c.Load(ctx, []string{"k"}, down.fetch)[0]; !errors.Is(r.Err, boom) {
+		t.Fatalf("after a no-store answer, upstream down: %+v, want the error (the older entry was superseded)", r)
+	}
+}
+
 func TestLoadStampedeOverRedisCostsOneUpstreamCall(t *testing.T) {
 	ctx := context.Background()
 	c := New(Options{Store: newRedis(t, RedisOptions{}), Logger: quiet})
