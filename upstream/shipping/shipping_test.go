@@ -95,7 +95,7 @@ func TestDelete(t *testing.T) {
 		{"a 204 is done", rectest.Status(204), nil, 1},
 		{"a 404 is not found", rectest.Status(404), upstream.ErrNotFound, 1},
 		{"a 503 is retried", rectest.Sequence(rectest.Status(503), rectest.Status(204)), nil, 2},
-		{"a 500 is not retried", rectest.Status(500), upstream.ErrUnavailable, 1},
+		{"a 500 is retried", rectest.Sequence(rectest.Status(500), rectest.Status(204)), nil, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c := newClient(t, tc.h)

@@ -20,8 +20,8 @@ type Method struct {
 	Run func(ctx context.Context, c *upstream.Client) error
 	// OK answers the call successfully.
 	OK http.HandlerFunc
-	// Idempotent: retried on 429/502/503/504/resets. Otherwise made
-	// exactly once. A 500 is never retried.
+	// Idempotent: retried on 429/500/502/503/504/resets. Otherwise made
+	// exactly once.
 	Idempotent bool
 	// UserID: X-User-Id goes out when ctx carries one (customers, orders,
 	// shipping, payments). Otherwise it never does, even from a client
@@ -132,7 +132,7 @@ func CheckMethod(t *testing.T, m Method) {
 
 	for _, st := range []int{429, 500, 502, 503, 504} {
 		want, verb := 1, "made once"
-		if m.Idempotent && st != http.StatusInternalServerError {
+		if m.Idempotent {
 			want, verb = upstream.DefaultMaxAttempts, "retried"
 		}
 		t.Run(fmt.Sprintf("a %d is %s, then unavailable", st, verb), func(t *testing.T) {
