@@ -43,9 +43,10 @@ func mapCustomer(c *customers.Customer) (*model.Customer, error) {
 }
 
 // memberSince is the UTC calendar date of an RFC 3339 instant with any
-// offset.
+// offset. RFC 3339 allows "t" and "z" in lower case (section 5.6), which
+// Go's layout does not: they are read as "T" and "Z".
 func memberSince(created string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, created)
+	t, err := time.Parse(time.RFC3339, strings.ToUpper(created))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("created %q is not RFC 3339", created)
 	}

@@ -79,6 +79,7 @@ func TestMapCustomer(t *testing.T) {
 		{"tier is upper-cased and a Z instant is its own date", customers.Customer{ID: "c", Tier: "gold", Created: "2021-03-04T10:00:00Z", Address: addr}, "2021-03-04", model.TierGold, true, false},
 		{"an offset that crosses midnight moves the UTC date back", customers.Customer{ID: "c", Tier: "silver", Created: "2021-03-04T01:00:00+02:00"}, "2021-03-03", model.TierSilver, false, false},
 		{"a negative offset moves the UTC date forward", customers.Customer{ID: "c", Tier: "bronze", Created: "2021-03-04T23:30:00-05:00"}, "2021-03-05", model.TierBronze, false, false},
+		{"lower-case t and z are RFC 3339 too", customers.Customer{ID: "c", Tier: "gold", Created: "2021-03-04t23:59:59.5z"}, "2021-03-04", model.TierGold, false, false},
 		{"a null address is null", customers.Customer{ID: "c", Tier: "gold", Created: "2021-03-04T10:00:00Z"}, "2021-03-04", model.TierGold, false, false},
 		{"an unknown tier breaks the contract", customers.Customer{ID: "c", Tier: "platinum", Created: "2021-03-04T10:00:00Z"}, "", "", false, true},
 		{"a created that is not RFC 3339 breaks the contract", customers.Customer{ID: "c", Tier: "gold", Created: "04/03/2021"}, "", "", false, true},
