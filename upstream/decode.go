@@ -3,7 +3,11 @@ package upstream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"math"
 	"reflect"
+	"strconv"
+	"strings"
 
 	fastjson "github.com/segmentio/encoding/json"
 )
@@ -16,7 +20,9 @@ import (
 // answer stands: a malformed body is reported exactly as the standard
 // library reports it (offsets included), and a body only the fast decoder
 // rejects is still read. FuzzDecodeAgrees checks that the two give the
-// same value and the same error on any body.
+// same value and the same error on any body. Where encoding/json fails
+// only because a whole number is written as a float (1999.0, 1e3) for an
+// integer, the body is read with such numbers as integers.
 //
 // The fast decoder recurses without a depth limit, so a body nested
 // deeper than encoding/json accepts (an upstream bug or a hostile answer:
@@ -29,10 +35,89 @@ func Decode(data []byte, out any) error {
 	if err := fastjson.Unmarshal(data, out); err == nil {
 		return nil
 	}
+	zero(out)
+	err := json.Unmarshal(data, out)
+	// A whole number written as a float (1999.0, 1e3) is a JSON number
+	// like any other, and a service written with floats may send one where
+	// the contract has an integer: read as the integer it is.
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+		if whole, ok := wholeNumbers(data); ok {
+			zero(out)
+			if json.Unmarshal(whole, out) == nil {
+				return nil
+			}
+			zero(out)
+			_ = json.Unmarshal(data, out) // the answer that stands
+		}
+	}
+	return err
+}
+
+func zero(out any) {
 	if v := reflect.ValueOf(out); v.Kind() == reflect.Pointer && !v.IsNil() {
 		v.Elem().SetZero()
 	}
-	return json.Unmarshal(data, out)
+}
+
+// wholeNumbers rewrites the numbers of the JSON text data that are whole
+// but written with a fraction or an exponent (1999.0, 2e1) as integers,
+// where they fit a float64 exactly (below 2^53); ok reports whether it
+// changed any. Strings are left alone.
+func wholeNumbers(data []byte) (_ []byte, ok bool) {
+	var out []byte
+	last := 0
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c == '"' {
+			i = stringEnd(data, i)
+			if i < 0 {
+				return nil, false
+			}
+			continue
+		}
+		if c != '-' && (c < '0' || c > '9') {
+			continue
+		}
+		j := i
+		for j < len(data) && strings.IndexByte("+-0123456789.eE", data[j]) >= 0 {
+			j++
+		}
+		tok := data[i:j]
+		if bytes.ContainsAny(tok, ".eE") {
+			if f, err := strconv.ParseFloat(string(tok), 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				out = append(out, data[last:i]...)
+				out = strconv.AppendInt(out, int64(f), 10)
+				last = j
+			}
+		}
+		i = j - 1
+	}
+	if out == nil {
+		return nil, false
+	}
+	return append(out, data[last:]...), true
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// opening at data[i], or -1.
+func stringEnd(data []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && data[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j
+		}
+		j++
+	}
 }
 
 // maxFastDepth is the deepest nesting the fast decoder is given; the
@@ -49,25 +134,9 @@ func nestedDeeperThan(data []byte, max int) bool {
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '"':
-			// Find the closing quote: one not preceded by an odd run of
-			// backslashes.
-			j := i + 1
-			for {
-				k := bytes.IndexByte(data[j:], '"')
-				if k < 0 {
-					return false
-				}
-				j += k
-				n := 0
-				for p := j - 1; p > i && data[p] == '\\'; p-- {
-					n++
-				}
-				if n%2 == 0 {
-					break
-				}
-				j++
+			if i = stringEnd(data, i); i < 0 {
+				return false
 			}
-			i = j
 		case '[', '{':
 			if depth++; depth > max {
 				return true
