@@ -40,6 +40,11 @@ type fetchStep struct {
 	byEntityKey bool
 	// byKey: the call's keys are the child entity's keys.
 	byKey bool
+	// noCall: the selection needs nothing of the child's record (its key,
+	// and fields served by calls keyed by it: `Order.customer { totalSpent }`),
+	// and the key always names a record (trustKey): the call is not made,
+	// its keys only start the calls below.
+	noCall bool
 	hook  Hook
 	args  map[string]any
 	child *shape // nil when the field has no selection
@@ -183,13 +188,16 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, typ string, sel ast.Sele
 			if h.Check != nil && h.Check(args) != nil {
 				continue
 			}
-			if rule.TrustKey && len(f.Selections) > 0 && p.keyOnlySel(op, childType, f.Selections) {
-				continue
-			}
 			step := &fetchStep{call: rule.Call, key: rule.Key, hook: h, args: args,
 				byEntityKey: isEntity && ent.Key != "" && rule.Key == ent.Key}
 			if ce, ok := p.schema.Entity(childType); ok && ce.Call == rule.Call {
 				step.byKey = true
+			}
+			if rule.TrustKey && len(f.Selections) > 0 && p.recordless(op, childType, f.Selections) {
+				if !p.keysOnlyBelow(op, childType, f.Selections) {
+					continue // the key alone: nothing to start
+				}
+				step.noCall = true
 			}
 			if len(f.Selections) > 0 {
 				step.child = p.shapeOf(op, childType, f.Selections)
@@ -206,16 +214,32 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, typ string, sel ast.Sele
 	return s
 }
 
-// keyOnlySel reports whether sel, on typ, selects only the entity key.
-func (p *Planner) keyOnlySel(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
+// recordless reports whether sel, on the entity typ, needs nothing of a
+// typ record: it selects the key, __typename, and fields served by calls
+// keyed by the key (Customer.totalSpent, by the customer's id).
+func (p *Planner) recordless(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
 	ent, ok := p.schema.Entity(typ)
 	if !ok || ent.Key == "" {
 		return false
 	}
 	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
-		if f.Name != ent.Key && f.Name != "__typename" {
+		if f.Name == ent.Key || f.Name == "__typename" {
+			continue
+		}
+		if r, ok := p.schema.Rule(typ, f.Name); !ok || r.Call == "" || r.Key != ent.Key {
 			return false
 		}
 	}
 	return true
+}
+
+// keysOnlyBelow reports whether a recordless sel selects any field served
+// by a call (else it is the key alone).
+func (p *Planner) keysOnlyBelow(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
+	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
+		if r, ok := p.schema.Rule(typ, f.Name); ok && r.Call != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -188,13 +188,16 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if h := e.p.hooks[typ+"."+f.Name]; h.Check != nil && h.Check(f.ArgumentMap(e.op.Variables)) != nil {
 				continue
 			}
-			if rule.TrustKey && len(f.Selections) > 0 && e.p.keyOnlySel(e.op, childType, f.Selections) {
-				continue
-			}
 			waits := []*Step{rec}
 			where := fmt.Sprintf("%s of %s records", rule.Key, typ)
 			if isEntity && byKey && rule.Key == ent.Key {
 				waits, where = keyWaits, fmt.Sprintf("%s keys, known before its records", typ)
+			}
+			if rule.TrustKey && len(f.Selections) > 0 && e.p.recordless(e.op, childType, f.Selections) {
+				// No call for the record: the calls keyed by its key
+				// wait for what this one would have waited for.
+				e.walk(childType, f.Selections, childPath, count, nil, compact(waits), true)
+				continue
 			}
 			e.fetch(rule.Call, childType, f.Field, f.Selections, childPath, compact(waits), count, where)
 		case rule.HasFrom:

@@ -125,8 +125,10 @@ func (p *Planner) Below(ctx context.Context, rec any) {
 }
 
 // KeyOnly reports whether the current field, declared with trustKey,
-// selects nothing but the key of its entity type (and __typename):
-// `Order.customer { id }` needs no call.
+// selects nothing of its entity's record: its key, __typename, and fields
+// served by calls keyed by the key. `Order.customer { id }` needs no call;
+// `Order.customer { totalSpent }` needs the customer's orders only. The
+// resolver then makes the object from the key alone.
 func (p *Planner) KeyOnly(ctx context.Context) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if p.Off || fc == nil || fc.Field.Definition == nil || !graphql.HasOperationContext(ctx) {
@@ -137,7 +139,7 @@ func (p *Planner) KeyOnly(ctx context.Context) bool {
 	}
 	// The merged selections of this very place: the same AST field may be
 	// key-only in a fragment and not where other selections merge into it.
-	return p.keyOnlySel(graphql.GetOperationContext(ctx), fc.Field.Definition.Type.Name(), fc.Field.Selections)
+	return p.recordless(graphql.GetOperationContext(ctx), fc.Field.Definition.Type.Name(), fc.Field.Selections)
 }
 
 // execution is one request's run of a compiled plan.
@@ -209,8 +211,10 @@ func (x *execution) round(jobs []job, wants []want) {
 				continue
 			}
 			keys = distinct(keys)
-			wants = append(wants, want{step: f, keys: keys})
-			if f.byKey && f.child != nil {
+			if !f.noCall {
+				wants = append(wants, want{step: f, keys: keys})
+			}
+			if (f.byKey || f.noCall) && f.child != nil {
 				queue = append(queue, job{shape: f.child, nodes: stubs(keys), mode: keysOnly})
 			}
 		}
