@@ -45,9 +45,9 @@ type fetchStep struct {
 	// and the key always names a record (trustKey): the call is not made,
 	// its keys only start the calls below.
 	noCall bool
-	hook  Hook
-	args  map[string]any
-	child *shape // nil when the field has no selection
+	hook   Hook
+	args   map[string]any
+	child  *shape // nil when the field has no selection
 	// alias is the root field's response name (root steps only).
 	alias string
 }
