@@ -198,7 +198,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 				own := ckeys[at[ids[i]]*n:][:n]
 				switch {
 				case r.Error == nil:
-					vals, err := entryValues(r.Data, split)
+					vals, err := entryValues(r.Data, split, keyField)
 					if err != nil {
 						continue
 					}
@@ -259,13 +259,19 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 				res.Error = fmt.Errorf("%s %s: %w", call, k, upstream.ErrNotFound)
 			default:
 				value := rs[0].Entry.Value
+				var err error
 				if split != nil {
-					value = joinRecord(keyField, k, split, rs)
+					value, err = joinRecord(keyField, k, split, rs)
 				}
-				if err := upstream.Decode(value, &res.Data); err != nil {
-					// A record this version cannot read is a miss the next
-					// time; this time it is an error of the service's data.
+				if err == nil {
+					err = upstream.Decode(value, &res.Data)
+				}
+				if err != nil {
+					// A record this version cannot read is deleted, so it
+					// is a miss the next time; this time it is an error of
+					// the service's data.
 					res.Error = &upstream.Error{Service: svc, Op: call, Err: fmt.Errorf("%w: cached record: %w", upstream.ErrBadResponse, err)}
+					_ = c.Invalidate(ctx, ckeys[i*n:][:n]...)
 				}
 			}
 			stats.count(ctx, call, src, failed == nil)
@@ -275,40 +281,54 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 	}
 }
 
-// entryValues returns the cache values of a record: the record itself, or
-// with fields, each field's JSON value (null when the record has none).
-func entryValues(rec any, fields []string) ([][]byte, error) {
+// entryValues returns the cache values of a record: the record itself, or,
+// with split fields, for each field the one-field record the service
+// answers to `?fields=<field>` ({"sku": ..., "title": ...}) — the value the
+// entry's key (that request's) always held, whichever version wrote it.
+func entryValues(rec any, split []string, keyField string) ([][]byte, error) {
 	b, err := json.Marshal(rec)
-	if err != nil || fields == nil {
+	if err != nil || split == nil {
 		return [][]byte{b}, err
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	vals := make([][]byte, len(fields))
-	for i, f := range fields {
-		vals[i] = m[f]
-		if vals[i] == nil {
-			vals[i] = []byte("null")
+	vals := make([][]byte, len(split))
+	for i, f := range split {
+		one := map[string]json.RawMessage{keyField: m[keyField], f: m[f]}
+		if one[f] == nil {
+			one[f] = json.RawMessage("null")
+		}
+		if vals[i], err = json.Marshal(one); err != nil {
+			return nil, err
 		}
 	}
 	return vals, nil
 }
 
-// joinRecord puts a record together from its key and its fields' entries:
-// what the service answers for a sparse field set.
-func joinRecord(keyField, key string, fields []string, rs []cache.Result) []byte {
+// joinRecord puts a record together from its key and the one-field
+// records of its fields' entries: what the service answers for the whole
+// sparse field set.
+func joinRecord(keyField, key string, fields []string, rs []cache.Result) ([]byte, error) {
 	kf, _ := json.Marshal(keyField)
 	k, _ := json.Marshal(key)
 	b := append([]byte{'{'}, kf...)
 	b = append(append(b, ':'), k...)
 	for i, f := range fields {
+		var one map[string]json.RawMessage
+		if err := upstream.Decode(rs[i].Entry.Value, &one); err != nil {
+			return nil, err
+		}
+		v := one[f]
+		if v == nil {
+			v = json.RawMessage("null")
+		}
 		name, _ := json.Marshal(f)
 		b = append(append(append(b, ','), name...), ':')
-		b = append(b, rs[i].Entry.Value...)
+		b = append(b, v...)
 	}
-	return append(b, '}')
+	return append(b, '}'), nil
 }
 
 // sparseKeys names the key field of the records of calls that take a

@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graph-gophers/dataloader/v7"
+
 	"github.com/tutti-gw/tutti/cache"
 	"github.com/tutti-gw/tutti/upstream"
+	"github.com/tutti-gw/tutti/upstream/catalog"
 )
 
 // TestInvalidateRemovesTheCallersEntryOnly: the mutation hook deletes the
@@ -41,5 +44,42 @@ func TestInvalidateRemovesTheCallersEntryOnly(t *testing.T) {
 	}
 	if got[1] == nil {
 		t.Error("another caller's entry was removed")
+	}
+}
+
+// The catalog's per-field entries hold the one-field record the service
+// answers to ?fields=<field>, the value their key always held; an entry this
+// version cannot read is an error once, then deleted and fetched again.
+func TestCachedCatalogFieldEntries(t *testing.T) {
+	store := cache.NewMemory(cache.MemoryOptions{})
+	c := cache.New(cache.Options{Store: store})
+	ctx := context.Background()
+	calls := 0
+	batch := func(_ context.Context, keys []string) []*dataloader.Result[*catalog.Product] {
+		calls++
+		out := make([]*dataloader.Result[*catalog.Product], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[*catalog.Product]{Data: &catalog.Product{SKU: k, Title: "T " + k, Tags: []string{"x"}}}
+		}
+		return out
+	}
+	fields := []string{"tags", "title"}
+	load := cached(c, ProductsBySKU, Policy{MaxAge: time.Minute}, fields, nil, batch, nil)
+	if r := load(ctx, []string{"S-1"})[0]; r.Error != nil || r.Data.Title != "T S-1" || len(r.Data.Tags) != 1 {
+		t.Fatalf("first load: %+v, %v", r.Data, r.Error)
+	}
+	titleKey := CacheKey(ctx, ProductsBySKU, "S-1", []string{"title"}, false)
+	got, _ := store.GetMany(ctx, []string{titleKey})
+	if got[0] == nil || string(got[0].Value) != `{"sku":"S-1","title":"T S-1"}` {
+		t.Fatalf("title entry: %+v, want the one-field record", got[0])
+	}
+	if err := store.SetMany(ctx, map[string]cache.Entry{titleKey: {Value: []byte(`"not a record"`), FreshFor: time.Minute}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := load(ctx, []string{"S-1"})[0]; r.Error == nil {
+		t.Fatalf("an unreadable entry: %+v, want an error", r.Data)
+	}
+	if r := load(ctx, []string{"S-1"})[0]; r.Error != nil || r.Data.Title != "T S-1" || calls != 2 {
+		t.Fatalf("after an unreadable entry: %+v, %v, %d batches; want it fetched again", r.Data, r.Error, calls)
 	}
 }
