@@ -380,7 +380,9 @@ func (g *Gateway) graphQL(res *resolvers.Resolver, clients loaders.Clients) http
 // another customer's order get the same answer": for private data only
 // support staff, who may read any of it, see how many keys a service did
 // not know — an unknown order's orders.byId (and its shipment) would say
-// notFound where another customer's would not.
+// notFound where another customer's would not. (How long either answer is
+// cached is the same: loaders keeps private not-found answers as long as
+// found ones.)
 func visibleCalls(calls []loaders.TracedCall, policies map[string]loaders.Policy, p *auth.Principal) []loaders.TracedCall {
 	if p.HasScope(auth.ScopeSupport) {
 		return calls

@@ -30,9 +30,22 @@ type Policy struct {
 	MaxStale time.Duration
 }
 
-// NotFoundFor caps how long a not-found answer is kept (graphql-api.md is
-// silent on the number).
+// NotFoundFor caps how long a not-found answer of public data is kept
+// (graphql-api.md is silent on the number).
 const NotFoundFor = 5 * time.Second
+
+// notFoundFor is how long a not-found answer is kept. Private ones are kept
+// as long as found ones (fresh): "an unknown order and another customer's
+// order get the same answer, so ids cannot be probed", and a shorter life
+// for the unknown one would tell them apart — by the answer's time, or by
+// cacheHits in the explained calls — once it had gone while the other was
+// still cached.
+func notFoundFor(pol Policy, fresh time.Duration) time.Duration {
+	if pol.Private {
+		return fresh
+	}
+	return min(fresh, NotFoundFor)
+}
 
 // Request describes a call in REST terms, once: the cache derives entry
 // keys from its one-key request (so an entity from a batch answer sits under
@@ -207,7 +220,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 					}
 				case errors.Is(r.Error, upstream.ErrNotFound):
 					for _, ck := range own {
-						out[ck] = cache.Entry{NotFound: true, FreshFor: min(fresh, NotFoundFor)}
+						out[ck] = cache.Entry{NotFound: true, FreshFor: notFoundFor(pol, fresh)}
 					}
 				default:
 					if firstErr == nil {

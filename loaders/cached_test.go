@@ -83,3 +83,36 @@ func TestCachedCatalogFieldEntries(t *testing.T) {
 		t.Fatalf("after an unreadable entry: %+v, %v, %d batches; want it fetched again", r.Data, r.Error, calls)
 	}
 }
+
+// A private not-found answer lives as long as a found one (an unknown order
+// must not be told from another customer's by how long its answer is
+// cached); a public one at most NotFoundFor.
+func TestNotFoundAnswersOfPrivateDataLiveAsLongAsFoundOnes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		call    string
+		private bool
+		want    time.Duration
+	}{
+		{"private", OrdersByID, true, 30 * time.Second},
+		{"public", ProductsBySKU, false, NotFoundFor},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := cache.NewMemory(cache.MemoryOptions{})
+			c := cache.New(cache.Options{Store: store})
+			ctx := upstream.WithUserID(context.Background(), "c-0001")
+			batch := func(_ context.Context, keys []string) []*dataloader.Result[*struct{}] {
+				out := make([]*dataloader.Result[*struct{}], len(keys))
+				for i := range keys {
+					out[i] = &dataloader.Result[*struct{}]{Error: upstream.ErrNotFound}
+				}
+				return out
+			}
+			cached(c, tc.call, Policy{MaxAge: 30 * time.Second, Private: tc.private}, nil, nil, batch, nil)(ctx, []string{"x"})
+			got, _ := store.GetMany(ctx, []string{CacheKey(ctx, tc.call, "x", nil, tc.private)})
+			if got[0] == nil || !got[0].NotFound || got[0].FreshFor != tc.want {
+				t.Fatalf("entry %+v, want a not-found entry fresh for %v", got[0], tc.want)
+			}
+		})
+	}
+}
