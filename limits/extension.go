@@ -194,16 +194,19 @@ func cutLast(s string, sep byte) (before, after string, ok bool) {
 
 // MaxValidationWork bounds the work of GraphQL validation on a document
 // before it is validated. gqlparser's OverlappingFieldsCanBeMerged compares
-// every pair of selections sharing a response name in a selection set (and
-// spreads of the same fragment): n copies cost n² comparisons, and 15 000
+// every pair of selections sharing a response name in a selection set,
+// fragment spreads expanded: n copies cost n² comparisons, and 15 000
 // copies of `id` under `orders(first: 0)` — cost 2, within every limit of
-// the contract — take tens of seconds. The work is the sum over the
-// document's selection sets, as written, of the square of each response
-// name's count. The bound is the default cost limit squared: a document
-// within that cost, where every list counts at least one item, repeats
-// selections at most 1 000 times in all, so its work is at most 1 000²
-// (about 90 ms of validation on a small machine); only a document whose
-// repeats the cost does not see (under a list sized 0) can reach it.
+// the contract — take tens of seconds. The work is the sum, over the
+// selection sets of the whole document (every operation and fragment:
+// validation reads them all), of the square of each response name's count
+// with the fragments spread into the set counted in. The bound is the
+// default cost limit squared: an operation within that cost, where every
+// list counts at least one item, repeats selections at most 1 000 times in
+// all, so its work is at most 1 000² (about 90 ms of validation on a small
+// machine). A document can reach the bound within the contract's cost only
+// through repeats the cost does not see: under a list sized 0, in
+// fragments no operation spreads, or spread over several operations.
 const MaxValidationWork = DefaultMaxCost * DefaultMaxCost
 
 // cheapValidationWork is the most validation work (200 copies of one
@@ -213,34 +216,69 @@ const MaxValidationWork = DefaultMaxCost * DefaultMaxCost
 const cheapValidationWork = smallDocument * smallDocument
 
 // validationWork returns the document's validation work (see
-// MaxValidationWork) and its most repeated response name with its count.
+// MaxValidationWork) and its most repeated response name in one selection
+// set, with its count. Fragment spreads are expanded through a memo (each
+// fragment's counts are computed once; a cycle, which validation refuses,
+// counts nothing), and counts saturate rather than overflow.
 func validationWork(doc *ast.QueryDocument) (work int, worst string, most int) {
-	var visit func(ast.SelectionSet)
-	visit = func(set ast.SelectionSet) {
-		counts := map[string]int{}
+	memo := map[string]map[string]int{}
+	var counts func(set ast.SelectionSet, into map[string]int, visiting map[string]bool)
+	counts = func(set ast.SelectionSet, into map[string]int, visiting map[string]bool) {
 		for _, sel := range set {
-			var key string
 			switch s := sel.(type) {
 			case *ast.Field:
-				key = s.Alias
+				key := s.Alias
 				if key == "" {
 					key = s.Name
 				}
-				visit(s.SelectionSet)
-			case *ast.FragmentSpread:
-				key = "..." + s.Name
+				into[key] = addSat(into[key], 1)
 			case *ast.InlineFragment:
-				visit(s.SelectionSet)
-				continue
-			}
-			counts[key]++
-			if counts[key] > most {
-				most, worst = counts[key], key
+				counts(s.SelectionSet, into, visiting)
+			case *ast.FragmentSpread:
+				m, ok := memo[s.Name]
+				if !ok {
+					f := doc.Fragments.ForName(s.Name)
+					if f == nil || visiting[s.Name] {
+						continue
+					}
+					visiting[s.Name] = true
+					m = map[string]int{}
+					counts(f.SelectionSet, m, visiting)
+					delete(visiting, s.Name)
+					memo[s.Name] = m
+				}
+				for k, n := range m {
+					into[k] = addSat(into[k], n)
+				}
 			}
 		}
-		for _, n := range counts {
+	}
+	// visit adds the work of set and of the sets below its fields (those
+	// of spread fragments are visited with the fragments themselves).
+	var visit func(set ast.SelectionSet)
+	visit = func(set ast.SelectionSet) {
+		c := map[string]int{}
+		counts(set, c, map[string]bool{})
+		for k, n := range c {
 			work = addSat(work, mulSat(n, n))
+			if n > most {
+				most, worst = n, k
+			}
 		}
+		var below func(ast.SelectionSet)
+		below = func(set ast.SelectionSet) {
+			for _, sel := range set {
+				switch s := sel.(type) {
+				case *ast.Field:
+					if len(s.SelectionSet) > 0 {
+						visit(s.SelectionSet)
+					}
+				case *ast.InlineFragment:
+					below(s.SelectionSet)
+				}
+			}
+		}
+		below(set)
 	}
 	for _, op := range doc.Operations {
 		visit(op.SelectionSet)

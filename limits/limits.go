@@ -86,10 +86,12 @@
 //
 // One limit is not the contract's: MaxValidationWork, the bound on what
 // validation costs (gqlparser's OverlappingFieldsCanBeMerged compares
-// repeated selections pairwise). It never refuses a document within the
-// contract's cost where every list counts at least one item; it refuses,
-// say, 5 000 copies of `id` under `orders(first: 0)`, which cost 2 and
-// would take validation seconds.
+// repeated selections pairwise, fragment spreads expanded). It never
+// refuses a document of one operation within the contract's cost where
+// every list counts at least one item and every fragment is spread; it
+// refuses, say, 5 000 copies of `id` under `orders(first: 0)`, which cost 2
+// and would take validation seconds, or a hundred fragments of 60 copies
+// spread into one selection set.
 //
 // gqlgen's own handler.Server.SetParserTokenLimit is not the token limit of
 // the spec: gqlparser counts comments as tokens there and reports a breach

@@ -432,6 +432,7 @@ func TestRepeatedSelectionsAreRefusedBeforeValidation(t *testing.T) {
 		{"two sets of 800 copies under lists sized 0 are refused", "{ me { orders(first: 0) { " + repeat("id", 800) + "} a: orders(first: 0) { " + repeat("id", 800) + "} } }", "validation work"},
 		{"many spreads of one fragment under a list sized 0 are refused", "{ me { orders(first: 0) { " + repeat("...F", 1001) + "} } } fragment F on Order { id }", "validation work"},
 		{"sixty copies each of three fields pass", "{ me { " + repeat("id name email", 60) + "} }", ""},
+		{"a hundred fragments of sixty copies spread in one set are refused", "{ me { orders(first: 0) { " + spreads(100) + "} } } " + fragments(100, repeat("id", 60)), "validation work"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,6 +444,51 @@ func TestRepeatedSelectionsAreRefusedBeforeValidation(t *testing.T) {
 				t.Fatalf("message %q does not say %q", err.Message, tt.bad)
 			}
 		})
+	}
+}
+
+// spreads and fragments write n spreads ...F1 ...F2 and their fragments on
+// Order, each selecting body.
+func spreads(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "...F%d ", i)
+	}
+	return b.String()
+}
+
+func fragments(n int, body string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "fragment F%d on Order { %s} ", i, body)
+	}
+	return b.String()
+}
+
+func TestValidationWorkCountsSpreadFragments(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		query string
+		want  int
+	}{
+		{"fields as written", "{ me { id id name } }", 1 + 4 + 1},
+		{"a fragment spread twice counts twice in the set", "{ me { ...F ...F } } fragment F on Customer { id }", 1 + 4 + 1},
+		{"fragments spread in fragments", "{ me { ...A } } fragment A on Customer { ...B ...B } fragment B on Customer { id }", 1 + 4 + 4 + 1},
+		{"an inline fragment's fields are its set's", "{ me { id ... on Customer { id } } }", 1 + 4},
+		{"a cycle is cut, not followed (validation refuses it)", "{ me { ...A } } fragment A on Customer { id ...A }", 1 + 1 + 4},
+	} {
+		doc, err := parser.ParseQuery(&ast.Source{Input: tt.query})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got, _, _ := validationWork(doc); got != tt.want {
+			t.Errorf("%s: work %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// Over a limit and long to validate: refused on the limit, unvalidated.
+	doc, _ := parser.ParseQuery(&ast.Source{Input: "{ me { orders(first: 0) { " + spreads(1000) + "} } } " + fragments(1000, "id id id id ")})
+	if got, _, _ := validationWork(doc); got <= cheapValidationWork {
+		t.Errorf("1 000 spreads of four ids: work %d, want over %d", got, cheapValidationWork)
 	}
 }
 
