@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
+	"math/big"
 	"reflect"
 	"strconv"
 	"strings"
@@ -30,6 +30,7 @@ import (
 // process; such a body goes to encoding/json alone, which refuses it.
 func Decode(data []byte, out any) error {
 	if nestedDeeperThan(data, maxFastDepth) {
+		zero(out) // as after a failed fast decode: out is the standard library's alone
 		return json.Unmarshal(data, out)
 	}
 	if err := fastjson.Unmarshal(data, out); err == nil {
@@ -62,8 +63,8 @@ func zero(out any) {
 
 // wholeNumbers rewrites the numbers of the JSON text data that are whole
 // but written with a fraction or an exponent (1999.0, 2e1) as integers,
-// where they fit a float64 exactly (below 2^53); ok reports whether it
-// changed any. Strings are left alone.
+// where their exact value fits an int64 (wholeNumber); ok reports whether
+// it changed any. Strings are left alone.
 func wholeNumbers(data []byte) (_ []byte, ok bool) {
 	var out []byte
 	last := 0
@@ -83,13 +84,10 @@ func wholeNumbers(data []byte) (_ []byte, ok bool) {
 		for j < len(data) && strings.IndexByte("+-0123456789.eE", data[j]) >= 0 {
 			j++
 		}
-		tok := data[i:j]
-		if bytes.ContainsAny(tok, ".eE") {
-			if f, err := strconv.ParseFloat(string(tok), 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-				out = append(out, data[last:i]...)
-				out = strconv.AppendInt(out, int64(f), 10)
-				last = j
-			}
+		if n, ok := wholeNumber(data[i:j]); ok {
+			out = append(out, data[last:i]...)
+			out = strconv.AppendInt(out, n, 10)
+			last = j
 		}
 		i = j - 1
 	}
@@ -97,6 +95,27 @@ func wholeNumbers(data []byte) (_ []byte, ok bool) {
 		return nil, false
 	}
 	return append(out, data[last:]...), true
+}
+
+// wholeNumber reads a number written with a fraction or an exponent whose
+// exact decimal value is a whole number that fits an int64 (2.0, 1e3,
+// -4.50e1), and only such a number: 2.9999999999999999, which a float64
+// would round to 3, is not one. Exponents beyond ±30 are left alone (no
+// int64 needs them, and an exact value of 1e999999 would be huge).
+func wholeNumber(tok []byte) (int64, bool) {
+	if !bytes.ContainsAny(tok, ".eE") {
+		return 0, false
+	}
+	if k := bytes.IndexAny(tok, "eE"); k >= 0 {
+		if e, err := strconv.Atoi(strings.TrimPrefix(string(tok[k+1:]), "+")); err != nil || e > 30 || e < -30 {
+			return 0, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(string(tok))
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	return r.Num().Int64(), true
 }
 
 // stringEnd returns the index of the quote that closes the JSON string
