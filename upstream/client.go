@@ -450,6 +450,12 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, call Call, h
 		req.Header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
 	}
 	req.Header.Del("Authorization")
+	if u := req.URL.User; u != nil {
+		// Credentials in the base URL are the service's own: Basic auth,
+		// as http.Client sends them (the client's token never goes up).
+		p, _ := u.Password()
+		req.SetBasicAuth(u.Username(), p)
+	}
 	req.Header.Set("X-Api-Key", c.o.APIKey)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "tutti-gateway")

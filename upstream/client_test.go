@@ -240,6 +240,23 @@ func TestRequestShape(t *testing.T) {
 	}
 }
 
+// Credentials in the base URL go as Basic auth, as http.Client sent them;
+// a call's own Authorization never does.
+func TestBaseURLCredentialsAreBasicAuth(t *testing.T) {
+	s, c := newClient(t, rectest.JSON(200, `{}`), func(o *upstream.Options) {
+		o.BaseURL = strings.Replace(o.BaseURL, "http://", "http://svc:s%3Acret@", 1)
+	})
+	call := get
+	call.Header = http.Header{"Authorization": {"Bearer client-token"}}
+	if _, err := c.Do(context.Background(), call, nil); err != nil {
+		t.Fatal(err)
+	}
+	user, pass, ok := (&http.Request{Header: s.Requests()[0].Header}).BasicAuth()
+	if !ok || user != "svc" || pass != "s:cret" {
+		t.Errorf("Authorization %q, want Basic svc:s:cret", s.Requests()[0].Header.Get("Authorization"))
+	}
+}
+
 func TestIdentityHeaders(t *testing.T) {
 	for _, tc := range []struct {
 		name              string
