@@ -359,7 +359,17 @@ type derived[V any] struct {
 	split func(V) map[string]any // the other call's key → its record
 }
 
-// fill writes, for the good results of a fetch, the other call's entries.
+// derivedOrdersPerCustomer is how many of a customer's newest orders a
+// read of their list also caches by id, and maxDerived the most entries
+// one fetch writes so: a support agent's list of 150 customers would
+// otherwise write thousands.
+const (
+	derivedOrdersPerCustomer = 20
+	maxDerived               = 200
+)
+
+// fill writes, for the good results of a fetch, the other call's entries
+// (at most about maxDerived).
 func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader.Result[V], upstreamMaxAge int) {
 	if d == nil || d.pol.MaxAge <= 0 {
 		return
@@ -372,6 +382,9 @@ func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader
 	for _, r := range res {
 		if r == nil || r.Error != nil {
 			continue
+		}
+		if len(entries) >= maxDerived {
+			break
 		}
 		for k, rec := range d.split(r.Data) {
 			b, err := json.Marshal(rec)

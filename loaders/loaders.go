@@ -152,6 +152,8 @@ func New(c Clients, o Options) *Loaders {
 			cached(c.Cache, OrdersByCustomer, c.Policies[OrdersByCustomer], nil, st, ordersByCustomer(c.Orders), &derived[[]*orders.Order]{
 				call: OrdersByID, pol: c.Policies[OrdersByID],
 				split: func(os []*orders.Order) map[string]any {
+					// The newest ones, which a screen shows and then opens.
+					os = os[:min(len(os), derivedOrdersPerCustomer)]
 					m := make(map[string]any, len(os))
 					for _, o := range os {
 						if o != nil && o.ID != "" {
