@@ -928,6 +928,36 @@ func TestCachePrivacy(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 4. Stampede.
 
+// TestCacheReadinessAsksRedis: an idle replica whose Redis is gone is not
+// ready — /readyz asks Redis itself rather than waiting for a request to
+// find out — and is ready again once Redis is back.
+func TestCacheReadinessAsksRedis(t *testing.T) {
+	t.Parallel()
+	d := cacheDemo(t)
+	rs := redistest.Start(t)
+	e, _ := cacheGateway(t, d, map[string]string{"REDIS_URL": rs.URL()})
+	cl := &cacheClient{hc: &http.Client{Timeout: 5 * time.Second}}
+	if st, body, err := cl.readyz(e.srv.URL); err != nil || st != http.StatusOK {
+		t.Fatalf("/readyz with Redis up: %d %q %v", st, body, err)
+	}
+	rs.Stop()
+	if st, body, err := cl.readyz(e.srv.URL); err != nil || st != http.StatusServiceUnavailable {
+		t.Errorf("/readyz of an idle replica with Redis gone: %d %q %v, want 503", st, body, err)
+	}
+	rs.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, body, err := cl.readyz(e.srv.URL)
+		if err == nil && st == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after Redis came back: %d %q %v, want 200", st, body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestCacheSparseFieldsAnswerSubsets: the catalog is asked for just the
 // fields an operation selects, and what it answered is cached a field per
 // entry, so a later operation selecting any of those fields makes no call

@@ -440,11 +440,16 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	cacheState := "cache: in-process"
 	if g.redis != nil {
-		// Ready means the cache is reachable (config.md). Requests still
-		// succeed while it is not (fail-open); readiness tells.
-		if st := g.redis.State(); st == cache.StateDown {
+		// Ready means the cache is reachable (config.md), asked now: an
+		// idle replica has no request whose round trip would have told.
+		// Requests still succeed while it is not (fail-open); readiness
+		// tells.
+		ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
+		err := g.redis.Ping(ctx)
+		cancel()
+		if st := g.redis.State(); err != nil || st == cache.StateDown {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, "not ready: redis %s\n", st)
+			_, _ = fmt.Fprintf(w, "not ready: redis %s\n", cache.StateDown)
 			return
 		} else {
 			cacheState = "cache: redis " + string(st)
@@ -467,6 +472,9 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// readyPingTimeout bounds the Redis PING of a readiness probe.
+const readyPingTimeout = 500 * time.Millisecond
 
 func sha256Key(s string) []byte {
 	k := sha256.Sum256([]byte(s))
