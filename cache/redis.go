@@ -130,6 +130,8 @@ type Redis struct {
 
 	hits, misses, corrupt             atomic.Uint64
 	calls, errs, slow, skipped, drops atomic.Uint64
+	// answered is when a round trip last got an answer (Unix ns).
+	answered atomic.Int64
 }
 
 // NewRedis connects to Redis as o says. It returns an error only for a
@@ -462,6 +464,17 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Reachable reports whether Redis answers: nil when a round trip got an
+// answer within the last recent, else what a PING says (bounded by ctx).
+// For readiness: a busy replica's own traffic tells (a probe's PING would
+// queue behind it for a pooled connection), an idle one's PING does.
+func (r *Redis) Reachable(ctx context.Context, recent time.Duration) error {
+	if r.br.allow() && time.Since(time.Unix(0, r.answered.Load())) < recent {
+		return nil
+	}
+	return r.Ping(ctx)
+}
+
 // State tells the store's health: StateOK, StateDegraded or StateDown.
 func (r *Redis) State() State { return r.br.state() }
 
@@ -492,6 +505,7 @@ func (r *Redis) observe(ctx context.Context, start time.Time, err error) {
 	r.calls.Add(1)
 	switch {
 	case err == nil || errors.Is(err, redis.Nil):
+		r.answered.Store(time.Now().UnixNano())
 		if time.Since(start) > r.o.SlowThreshold {
 			r.slow.Add(1)
 			r.br.failure()

@@ -941,6 +941,9 @@ func TestCacheReadinessAsksRedis(t *testing.T) {
 		t.Fatalf("/readyz with Redis up: %d %q %v", st, body, err)
 	}
 	rs.Stop()
+	// Idle: nothing asks Redis but the probe, once the last answer is
+	// older than a second.
+	time.Sleep(1200 * time.Millisecond)
 	if st, body, err := cl.readyz(e.srv.URL); err != nil || st != http.StatusServiceUnavailable {
 		t.Errorf("/readyz of an idle replica with Redis gone: %d %q %v, want 503", st, body, err)
 	}

@@ -440,12 +440,11 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	cacheState := "cache: in-process"
 	if g.redis != nil {
-		// Ready means the cache is reachable (config.md), asked now: an
-		// idle replica has no request whose round trip would have told.
-		// Requests still succeed while it is not (fail-open); readiness
-		// tells.
+		// Ready means the cache is reachable (config.md): recent round
+		// trips say so, or, on an idle replica, a PING. Requests still
+		// succeed while it is not (fail-open); readiness tells.
 		ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
-		err := g.redis.Ping(ctx)
+		err := g.redis.Reachable(ctx, readyRecent)
 		cancel()
 		if st := g.redis.State(); err != nil || st == cache.StateDown {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -473,8 +472,12 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readyPingTimeout bounds the Redis PING of a readiness probe.
-const readyPingTimeout = 500 * time.Millisecond
+// readyPingTimeout bounds the Redis PING of a readiness probe, and
+// readyRecent is how recent a round trip's answer must be to spare it.
+const (
+	readyPingTimeout = 500 * time.Millisecond
+	readyRecent      = time.Second
+)
 
 func sha256Key(s string) []byte {
 	k := sha256.Sum256([]byte(s))
