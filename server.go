@@ -39,7 +39,8 @@ func main() {
 		err = run(ctx, log)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tutti:", err)
+		// A configured URL may carry a password: never print it.
+		fmt.Fprintln(os.Stderr, "tutti:", gateway.RedactCredentials(err.Error()))
 		os.Exit(1)
 	}
 }

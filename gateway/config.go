@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,21 +103,27 @@ func Load(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("config file: %w", err)
 		}
 		var raw map[string]any
-		if err := json.Unmarshal(b, &raw); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // 2097152 stays 2097152, not 2.097152e+06
+		if err := dec.Decode(&raw); err != nil {
 			return Config{}, fmt.Errorf("config file %s: not a JSON object of VARIABLE: value: %w", path, err)
 		}
 		for k, v := range raw {
 			switch x := v.(type) {
 			case string:
 				vals[k] = x
-			case float64, bool:
-				vals[k] = fmt.Sprint(x)
+			case json.Number:
+				vals[k] = x.String()
+			case bool:
+				vals[k] = strconv.FormatBool(x)
 			default:
 				return Config{}, fmt.Errorf("config file %s: %s must be a string, number or boolean", path, k)
 			}
 		}
 	}
+	asked := map[string]bool{}
 	get := func(k string) string {
+		asked[k] = true
 		if v := getenv(k); v != "" {
 			return v
 		}
@@ -188,7 +197,29 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.CursorSecret == "" {
 		c.CursorSecret = "tutti-cursor:" + c.JWTSecret
 	}
+	// A name in the file that nothing reads is a mistake (REDIS_ULR would
+	// quietly leave a replica on an in-process cache): say so.
+	var unknown []string
+	for k := range vals {
+		if !asked[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		errs = append(errs, fmt.Errorf("config file: %s: no such variable (misspelt? GOGC and GOMEMLIMIT are read from the environment only)", strings.Join(unknown, ", ")))
+	}
 	return c, errors.Join(errs...)
+}
+
+// credentials matches the user information of a URL (scheme://user:pass@).
+var credentials = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s"']*@`)
+
+// RedactCredentials hides the user information of every URL in s
+// (redis://u:secret@host → redis://xxxxx@host), for error messages that
+// quote a configured URL.
+func RedactCredentials(s string) string {
+	return credentials.ReplaceAllString(s, "${1}xxxxx@")
 }
 
 func or(v, def string) string {
