@@ -55,3 +55,19 @@ func TestRedactCredentials(t *testing.T) {
 		}
 	}
 }
+
+// The cache's own metrics are exposed: keys answered by source, and the
+// in-process tier's lookups.
+func TestCacheMetricsAreExposed(t *testing.T) {
+	e := newEnv(t, map[string]string{"GATEWAY_CACHE": "true"})
+	const q = `{ product(sku: "SKU-0001") { title } }`
+	e.query("", q, nil).mustOK(t)
+	e.query("", q, nil).mustOK(t)
+	if v := e.mustMetric(`tutti_cache_answers_total{source="upstream"}`); v < 1 {
+		t.Errorf("answers from upstream = %v, want at least 1", v)
+	}
+	if v := e.mustMetric(`tutti_cache_answers_total{source="cache"}`); v < 1 {
+		t.Errorf("answers from the cache = %v, want at least 1", v)
+	}
+	e.mustMetric(`tutti_cache_memory_keys_total{result="hit"}`)
+}

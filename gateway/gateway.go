@@ -183,7 +183,10 @@ func (g *Gateway) startCache() error {
 	if g.cfg.RedisURL == "" {
 		g.apq = cache.NewAPQ(mem(0), 24*time.Hour)
 		if g.cfg.Cache {
-			g.cache = cache.New(cache.Options{Store: mem(0), Logger: g.log})
+			m := mem(0)
+			g.cache = cache.New(cache.Options{Store: m, Logger: g.log})
+			g.metrics.reg.MustRegister(m.Collectors()...)
+			g.metrics.reg.MustRegister(g.cache.Collectors()...)
 		}
 		return nil
 	}
@@ -196,7 +199,10 @@ func (g *Gateway) startCache() error {
 	g.metrics.reg.MustRegister(r.Collectors()...)
 	g.apq = cache.NewAPQ(r, 24*time.Hour)
 	if g.cfg.Cache {
-		g.cache = cache.New(cache.Options{Store: cache.NewTiered(mem(2*time.Second), r), Logger: g.log})
+		m := mem(2 * time.Second)
+		g.cache = cache.New(cache.Options{Store: cache.NewTiered(m, r), Logger: g.log})
+		g.metrics.reg.MustRegister(m.Collectors()...)
+		g.metrics.reg.MustRegister(g.cache.Collectors()...)
 	}
 	return nil
 }
