@@ -75,7 +75,14 @@ func TestGroupFetchesOnlyTheKeysNotInFlight(t *testing.T) {
 	}
 	first := make(chan map[string]Result)
 	go func() { first <- g.Do(context.Background(), []string{"a", "b"}, fetch) }()
-	waitFor(t, "the first batch to be in flight", func() bool { _, ok := g.inFlight("b"); return ok })
+	// In flight and fetching: the fetch has recorded its keys, so the
+	// second caller's fetch cannot be recorded first.
+	waitFor(t, "the first batch to be in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, ok := g.inFlight("b")
+		return ok && len(asked) == 1
+	})
 
 	second := make(chan map[string]Result)
 	go func() { second <- g.Do(context.Background(), []string{"b", "c", "c"}, fetch) }()
