@@ -62,7 +62,10 @@ func New(o Options) *Cache {
 //  3. the fetched entries with FreshFor > 0 are written in one
 //     Store.SetMany by the caller that fetched them (only good answers:
 //     a failed fetch writes nothing, a key left out of the map is not
-//     stored); StoredAt zero is set to now;
+//     stored); StoredAt zero is set to now. The map may also hold entries
+//     of keys it was not asked for (an order in a customer's order list
+//     is also that order by id): they are written alike, in the same
+//     SetMany, and answer later Loads;
 //  4. a key whose fetch failed is answered by its stale entry if it is
 //     still Usable (FromStale), otherwise Result.Err holds the error; a
 //     key fetched with FreshFor 0 (the upstream said no-store or
@@ -125,32 +128,20 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 			return nil, err
 		}
 		now := c.o.Now()
-		fill := make(map[string]Entry, len(missing))
 		var drop []string
-		for _, k := range missing {
-			e, ok := m[k]
-			if !ok {
-				continue
-			}
+		for k, e := range m {
 			if e.StoredAt.IsZero() {
 				e.StoredAt = now
 				m[k] = e
 			}
-			if e.FreshFor > 0 {
-				fill[k] = e
-			} else if _, had := stale[k]; had {
+			if _, had := stale[k]; had && e.FreshFor <= 0 {
 				// The new answer may not be kept (no-store, max-age=0):
 				// nor may the older one it replaces answer if a later
 				// fetch fails.
 				drop = append(drop, k)
 			}
 		}
-		if len(fill) > 0 {
-			if err := c.store.SetMany(fctx, fill); err != nil {
-				c.storeErrs.Add(1)
-				c.log.DebugContext(fctx, "cache fill failed", "keys", len(fill), "error", err)
-			}
-		}
+		c.fill(fctx, m)
 		if len(drop) > 0 {
 			if err := c.store.Delete(fctx, drop...); err != nil {
 				c.storeErrs.Add(1)
@@ -181,28 +172,21 @@ func (c *Cache) Load(ctx context.Context, keys []string, fetch FetchFunc) []Resu
 	return out
 }
 
-// Fill writes entries a fetch answered besides the keys it was asked for
-// (an order in a customer's order list is also that order by id), in one
-// Store.SetMany; StoredAt zero is set to now, entries with FreshFor 0 are
-// skipped. A store error is only logged: a fill is an optimisation.
-func (c *Cache) Fill(ctx context.Context, entries map[string]Entry) {
-	now := c.o.Now()
-	fill := make(map[string]Entry, len(entries))
+// fill writes the entries with FreshFor > 0 in one Store.SetMany. A store
+// error is only counted and logged: a fill is an optimisation.
+func (c *Cache) fill(ctx context.Context, entries map[string]Entry) {
+	keep := make(map[string]Entry, len(entries))
 	for k, e := range entries {
-		if e.FreshFor <= 0 {
-			continue
+		if e.FreshFor > 0 {
+			keep[k] = e
 		}
-		if e.StoredAt.IsZero() {
-			e.StoredAt = now
-		}
-		fill[k] = e
 	}
-	if len(fill) == 0 {
+	if len(keep) == 0 {
 		return
 	}
-	if err := c.store.SetMany(ctx, fill); err != nil {
+	if err := c.store.SetMany(ctx, keep); err != nil {
 		c.storeErrs.Add(1)
-		c.log.DebugContext(ctx, "cache fill failed", "keys", len(fill), "error", err)
+		c.log.DebugContext(ctx, "cache fill failed", "keys", len(keep), "error", err)
 	}
 }
 

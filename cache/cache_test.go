@@ -243,17 +243,26 @@ func TestFreshForTakesTheSmallerOfPolicyAndUpstream(t *testing.T) {
 	}
 }
 
-func TestFillAnswersLaterLoads(t *testing.T) {
+// A fetch may answer keys it was not asked for (an order in a customer's
+// order list is also that order by id): Load stores them with its own,
+// those that may be kept, and they answer later Loads.
+func TestLoadStoresWhatAFetchAnsweredBesides(t *testing.T) {
 	ctx := context.Background()
 	c := New(Options{Store: NewMemory(MemoryOptions{}), Logger: quiet})
-	c.Fill(ctx, map[string]Entry{
-		"kept": {Value: []byte("x"), FreshFor: time.Minute},
-		"skip": {Value: []byte("y")}, // FreshFor 0: not stored
-	})
+	besides := &recorder{answer: func(keys []string) (map[string]Entry, error) {
+		return map[string]Entry{
+			"asked": {Value: []byte("a"), FreshFor: time.Minute},
+			"kept":  {Value: []byte("x"), FreshFor: time.Minute},
+			"skip":  {Value: []byte("y")}, // FreshFor 0: not stored
+		}, nil
+	}}
+	if r := c.Load(ctx, []string{"asked"}, besides.fetch)[0]; r.Err != nil || string(r.Entry.Value) != "a" {
+		t.Fatalf("asked key: %+v", r)
+	}
 	up := upstream(time.Minute)
 	got := c.Load(ctx, []string{"kept", "skip"}, up.fetch)
 	if got[0].Source != FromCache || string(got[0].Entry.Value) != "x" || got[0].Entry.StoredAt.IsZero() {
-		t.Errorf("filled key: %+v, want x from the cache with its StoredAt set", got[0])
+		t.Errorf("key answered besides: %+v, want x from the cache with its StoredAt set", got[0])
 	}
 	if !slices.EqualFunc(up.calls, [][]string{{"skip"}}, slices.Equal) {
 		t.Errorf("upstream calls %v, want [[skip]]", up.calls)

@@ -154,6 +154,24 @@ func (c *cacheClient) do(req *http.Request) (response, error) {
 	return r, nil
 }
 
+// cacheInBothModes runs test in parallel subtests over a gateway of its own
+// with the in-process cache ("memory") and with a Redis of its own behind
+// it ("redis"), each over demo services of its own.
+func cacheInBothModes(t *testing.T, test func(t *testing.T, d *demo.Demo, e *env)) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			d := cacheDemo(t)
+			setenv := map[string]string{}
+			if mode == "redis" {
+				setenv["REDIS_URL"] = redistest.Start(t).URL()
+			}
+			e, _ := cacheGateway(t, d, setenv)
+			test(t, d, e)
+		})
+	}
+}
+
 // readyz answers GET /readyz: status and body.
 func (c *cacheClient) readyz(base string) (int, string, error) {
 	res, err := c.hc.Get(base + "/readyz")
@@ -533,111 +551,102 @@ func cachePolicies(t *testing.T) map[string]loaders.Policy {
 // (5 s) has passed. Both with the in-process cache alone and with Redis
 // behind it. The test polls; it waits only as long as the lifetimes need.
 func TestCacheTTLs(t *testing.T) {
-	for _, mode := range []string{"memory", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			d := cacheDemo(t)
-			setenv := map[string]string{}
-			if mode == "redis" {
-				setenv["REDIS_URL"] = redistest.Start(t).URL()
-			}
-			e, _ := cacheGateway(t, d, setenv)
-			ds := d.Data()
-			count := func(service, path string) int {
-				n := 0
-				for _, r := range d.Requests(service) {
-					if r.Path == path {
-						n++
-					}
-				}
-				return n
-			}
-			const (
-				stockQ = `{ product(sku: "SKU-0042") { sku title stock } }`
-				nfQ    = `{ product(sku: "SKU-9999") { sku title } }`
-				poll   = 25 * time.Millisecond
-				slack  = 300 * time.Millisecond
-			)
-			p, _ := ds.Product("SKU-0042")
-			wantStock := map[string]any{"product": map[string]any{"sku": "SKU-0042", "title": p.Title, "stock": ds.Stock["SKU-0042"]}}
-			wantNull := map[string]any{"product": nil}
-			check := func(r response, want any) {
-				t.Helper()
-				r.mustOK(t)
-				if diffs := cacheDiff(t, r.Data, want); len(diffs) > 0 {
-					t.Fatalf("answer:\n  %s", strings.Join(diffs, "\n  "))
+	cacheInBothModes(t, func(t *testing.T, d *demo.Demo, e *env) {
+		ds := d.Data()
+		count := func(service, path string) int {
+			n := 0
+			for _, r := range d.Requests(service) {
+				if r.Path == path {
+					n++
 				}
 			}
-
-			s0 := time.Now()
-			check(e.query("", stockQ, nil), wantStock)
-			s1 := time.Now()
-			if n := d.Calls("inventory"); n != 1 {
-				t.Fatalf("first stock query: %d inventory requests, want 1", n)
+			return n
+		}
+		const (
+			stockQ = `{ product(sku: "SKU-0042") { sku title stock } }`
+			nfQ    = `{ product(sku: "SKU-9999") { sku title } }`
+			poll   = 25 * time.Millisecond
+			slack  = 300 * time.Millisecond
+		)
+		p, _ := ds.Product("SKU-0042")
+		wantStock := map[string]any{"product": map[string]any{"sku": "SKU-0042", "title": p.Title, "stock": ds.Stock["SKU-0042"]}}
+		wantNull := map[string]any{"product": nil}
+		check := func(r response, want any) {
+			t.Helper()
+			r.mustOK(t)
+			if diffs := cacheDiff(t, r.Data, want); len(diffs) > 0 {
+				t.Fatalf("answer:\n  %s", strings.Join(diffs, "\n  "))
 			}
-			n0 := time.Now()
-			check(e.query("", nfQ, nil), wantNull)
-			n1 := time.Now()
-			check(e.query("", nfQ, nil), wantNull)
-			if n := count("catalog", "/products/SKU-9999"); n != 1 {
-				t.Errorf("an unknown sku queried twice: %d catalog requests, want 1 (not-found answers are cached)", n)
-			}
+		}
 
-			var stockAt, stockStart, nfAt, nfStart time.Time
-			deadline := time.Now().Add(loaders.NotFoundFor + 3*time.Second)
-			for (stockAt.IsZero() || nfAt.IsZero()) && time.Now().Before(deadline) {
-				if stockAt.IsZero() {
-					qs := time.Now()
+		s0 := time.Now()
+		check(e.query("", stockQ, nil), wantStock)
+		s1 := time.Now()
+		if n := d.Calls("inventory"); n != 1 {
+			t.Fatalf("first stock query: %d inventory requests, want 1", n)
+		}
+		n0 := time.Now()
+		check(e.query("", nfQ, nil), wantNull)
+		n1 := time.Now()
+		check(e.query("", nfQ, nil), wantNull)
+		if n := count("catalog", "/products/SKU-9999"); n != 1 {
+			t.Errorf("an unknown sku queried twice: %d catalog requests, want 1 (not-found answers are cached)", n)
+		}
+
+		var stockAt, stockStart, nfAt, nfStart time.Time
+		deadline := time.Now().Add(loaders.NotFoundFor + 3*time.Second)
+		for (stockAt.IsZero() || nfAt.IsZero()) && time.Now().Before(deadline) {
+			if stockAt.IsZero() {
+				qs := time.Now()
+				check(e.query("", stockQ, nil), wantStock)
+				if d.Calls("inventory") > 1 {
+					stockStart, stockAt = qs, time.Now()
+					// The new answer is cached at once.
 					check(e.query("", stockQ, nil), wantStock)
-					if d.Calls("inventory") > 1 {
-						stockStart, stockAt = qs, time.Now()
-						// The new answer is cached at once.
-						check(e.query("", stockQ, nil), wantStock)
-						if n := d.Calls("inventory"); n != 2 {
-							t.Errorf("stock right after its refetch: %d inventory requests, want 2 (the new answer cached)", n)
-						}
+					if n := d.Calls("inventory"); n != 2 {
+						t.Errorf("stock right after its refetch: %d inventory requests, want 2 (the new answer cached)", n)
 					}
 				}
-				if nfAt.IsZero() {
-					qs := time.Now()
+			}
+			if nfAt.IsZero() {
+				qs := time.Now()
+				check(e.query("", nfQ, nil), wantNull)
+				if count("catalog", "/products/SKU-9999") > 1 {
+					nfStart, nfAt = qs, time.Now()
 					check(e.query("", nfQ, nil), wantNull)
-					if count("catalog", "/products/SKU-9999") > 1 {
-						nfStart, nfAt = qs, time.Now()
-						check(e.query("", nfQ, nil), wantNull)
-						if n := count("catalog", "/products/SKU-9999"); n != 2 {
-							t.Errorf("unknown sku right after its refetch: %d catalog requests, want 2 (the new answer cached)", n)
-						}
+					if n := count("catalog", "/products/SKU-9999"); n != 2 {
+						t.Errorf("unknown sku right after its refetch: %d catalog requests, want 2 (the new answer cached)", n)
 					}
 				}
-				time.Sleep(poll)
 			}
-			if stockAt.IsZero() || nfAt.IsZero() {
-				t.Fatalf("within %v: stock fetched again %v, unknown sku fetched again %v (inventory %d, catalog %v)",
-					loaders.NotFoundFor+3*time.Second, !stockAt.IsZero(), !nfAt.IsZero(), d.Calls("inventory"), d.CallsByEndpoint())
-			}
-			// The entry was stored between s0 and s1: the refetch must come
-			// after s0+1s, and the first query starting after s1+1s must
-			// make it.
-			const stockTTL = time.Second
-			if got := stockAt.Sub(s0); got < stockTTL {
-				t.Errorf("stock fetched again %v after it was cached, want >= %v", got, stockTTL)
-			}
-			if got := stockStart.Sub(s1); got > stockTTL+slack {
-				t.Errorf("stock still served from the cache %v after it was cached, want it fetched again after %v", got, stockTTL)
-			}
-			if got := nfAt.Sub(n0); got < loaders.NotFoundFor {
-				t.Errorf("unknown sku fetched again %v after the first answer, want >= %v (NotFoundFor)", got, loaders.NotFoundFor)
-			}
-			if got := nfStart.Sub(n1); got > loaders.NotFoundFor+slack {
-				t.Errorf("unknown sku still cached %v after the first answer, want it fetched again after %v", got, loaders.NotFoundFor)
-			}
-			if n := count("catalog", "/products/SKU-0042"); n != 1 {
-				t.Errorf("the product (cached 300 s) was requested %d times in %v, want once", n, time.Since(s0).Round(time.Millisecond))
-			}
-			t.Logf("%s: stock fetched again %v after first cached (%v after the query that did it began); unknown sku fetched again after %v",
-				mode, stockAt.Sub(s1).Round(time.Millisecond), stockStart.Sub(s1).Round(time.Millisecond), nfAt.Sub(n1).Round(time.Millisecond))
-		})
-	}
+			time.Sleep(poll)
+		}
+		if stockAt.IsZero() || nfAt.IsZero() {
+			t.Fatalf("within %v: stock fetched again %v, unknown sku fetched again %v (inventory %d, catalog %v)",
+				loaders.NotFoundFor+3*time.Second, !stockAt.IsZero(), !nfAt.IsZero(), d.Calls("inventory"), d.CallsByEndpoint())
+		}
+		// The entry was stored between s0 and s1: the refetch must come
+		// after s0+1s, and the first query starting after s1+1s must
+		// make it.
+		const stockTTL = time.Second
+		if got := stockAt.Sub(s0); got < stockTTL {
+			t.Errorf("stock fetched again %v after it was cached, want >= %v", got, stockTTL)
+		}
+		if got := stockStart.Sub(s1); got > stockTTL+slack {
+			t.Errorf("stock still served from the cache %v after it was cached, want it fetched again after %v", got, stockTTL)
+		}
+		if got := nfAt.Sub(n0); got < loaders.NotFoundFor {
+			t.Errorf("unknown sku fetched again %v after the first answer, want >= %v (NotFoundFor)", got, loaders.NotFoundFor)
+		}
+		if got := nfStart.Sub(n1); got > loaders.NotFoundFor+slack {
+			t.Errorf("unknown sku still cached %v after the first answer, want it fetched again after %v", got, loaders.NotFoundFor)
+		}
+		if n := count("catalog", "/products/SKU-0042"); n != 1 {
+			t.Errorf("the product (cached 300 s) was requested %d times in %v, want once", n, time.Since(s0).Round(time.Millisecond))
+		}
+		t.Logf("%s: stock fetched again %v after first cached (%v after the query that did it began); unknown sku fetched again after %v",
+			t.Name(), stockAt.Sub(s1).Round(time.Millisecond), stockStart.Sub(s1).Round(time.Millisecond), nfAt.Sub(n1).Round(time.Millisecond))
+	})
 }
 
 // ---------------------------------------------------------------------------
@@ -966,48 +975,39 @@ func TestCacheReadinessAsksRedis(t *testing.T) {
 // entry, so a later operation selecting any of those fields makes no call
 // (rule 5), and one selecting more asks again for its own field set.
 func TestCacheSparseFieldsAnswerSubsets(t *testing.T) {
-	for _, mode := range []string{"memory", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			d := cacheDemo(t)
-			setenv := map[string]string{}
-			if mode == "redis" {
-				setenv["REDIS_URL"] = redistest.Start(t).URL()
+	cacheInBothModes(t, func(t *testing.T, d *demo.Demo, e *env) {
+		plain := newEnv(t, nil)
+		steps := []struct {
+			query string
+			calls int    // catalog requests this query adds
+			asked string // the fields those ask for
+		}{
+			{`{ product(sku: "SKU-0042") { title price { amount } description tags } }`, 1, "description,price,tags,title"},
+			{`{ product(sku: "SKU-0042") { title } }`, 0, ""},
+			{`{ product(sku: "SKU-0042") { sku tags price { currency } } }`, 0, ""},
+			{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title } }`, 1, "title"},
+			{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title tags } }`, 1, "tags,title"},
+			{`{ productsBySku(skus: ["SKU-0043", "SKU-0042"]) { tags title sku } }`, 0, ""},
+		}
+		for _, st := range steps {
+			before := len(d.Requests("catalog"))
+			r := e.query("", st.query, nil).mustOK(t)
+			if want := plain.query("", st.query, nil).mustOK(t); string(r.Data) != string(want.Data) {
+				t.Errorf("%s: answer %s, without cache %s", st.query, r.Data, want.Data)
 			}
-			e, _ := cacheGateway(t, d, setenv)
-			plain := newEnv(t, nil)
-			steps := []struct {
-				query string
-				calls int    // catalog requests this query adds
-				asked string // the fields those ask for
-			}{
-				{`{ product(sku: "SKU-0042") { title price { amount } description tags } }`, 1, "description,price,tags,title"},
-				{`{ product(sku: "SKU-0042") { title } }`, 0, ""},
-				{`{ product(sku: "SKU-0042") { sku tags price { currency } } }`, 0, ""},
-				{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title } }`, 1, "title"},
-				{`{ productsBySku(skus: ["SKU-0042", "SKU-0043"]) { title tags } }`, 1, "tags,title"},
-				{`{ productsBySku(skus: ["SKU-0043", "SKU-0042"]) { tags title sku } }`, 0, ""},
+			reqs := d.Requests("catalog")[before:]
+			if len(reqs) != st.calls {
+				t.Errorf("%s: %d catalog requests, want %d", st.query, len(reqs), st.calls)
+				continue
 			}
-			for _, st := range steps {
-				before := len(d.Requests("catalog"))
-				r := e.query("", st.query, nil).mustOK(t)
-				if want := plain.query("", st.query, nil).mustOK(t); string(r.Data) != string(want.Data) {
-					t.Errorf("%s: answer %s, without cache %s", st.query, r.Data, want.Data)
-				}
-				reqs := d.Requests("catalog")[before:]
-				if len(reqs) != st.calls {
-					t.Errorf("%s: %d catalog requests, want %d", st.query, len(reqs), st.calls)
-					continue
-				}
-				for _, rq := range reqs {
-					got := rq.RawQuery + string(rq.Body)
-					if !strings.Contains(got, st.asked) && !strings.Contains(got, strings.ReplaceAll(st.asked, ",", `","`)) {
-						t.Errorf("%s: asked the catalog %s %s, want the fields %s", st.query, rq.Path, got, st.asked)
-					}
+			for _, rq := range reqs {
+				got := rq.RawQuery + string(rq.Body)
+				if !strings.Contains(got, st.asked) && !strings.Contains(got, strings.ReplaceAll(st.asked, ",", `","`)) {
+					t.Errorf("%s: asked the catalog %s %s, want the fields %s", st.query, rq.Path, got, st.asked)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestCacheOrdersListAnswersOrderByID: reading a customer's orders caches
@@ -1015,111 +1015,93 @@ func TestCacheSparseFieldsAnswerSubsets(t *testing.T) {
 // again), for that caller only — another customer asking for one of them
 // goes upstream and gets null, as if it did not exist.
 func TestCacheOrdersListAnswersOrderByID(t *testing.T) {
-	for _, mode := range []string{"memory", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			d := cacheDemo(t)
-			setenv := map[string]string{}
-			if mode == "redis" {
-				setenv["REDIS_URL"] = redistest.Start(t).URL()
-			}
-			e, _ := cacheGateway(t, d, setenv)
-			owner := demo.CustomerMostOrders
-			all := ordersOf(d.Data(), owner)
-			if len(all) < 11 {
-				t.Fatalf("%s has %d orders", owner, len(all))
-			}
-			e.query(e.token(owner), `{ me { orders(first: 2) { id } } }`, nil).mustOK(t)
-			if n := d.Calls("orders"); n != 1 {
-				t.Fatalf("the customer's orders: %d orders requests, want 1", n)
-			}
-			// An order the first answer did not show, from the same list
-			// (among the 20 newest, which the list caches by id).
-			o := all[10]
-			const q = `query($id: ID!) { order(id: $id) { id status } }`
-			r := e.query(e.token(owner), q, map[string]any{"id": o.ID}).mustOK(t)
-			if want := fmt.Sprintf(`{"order":{"id":%q,"status":%q}}`, o.ID, strings.ToUpper(o.Status)); string(r.Data) != want {
-				t.Errorf("order by id: %s, want %s", r.Data, want)
-			}
-			if n := d.Calls("orders"); n != 1 {
-				t.Errorf("an order of a list already read: %d orders requests in all, want 1 (by endpoint %v)", n, d.CallsByEndpoint())
-			}
-			r = e.query(e.token("c-0002"), q, map[string]any{"id": o.ID}).mustOK(t)
-			if string(r.Data) != `{"order":null}` {
-				t.Errorf("another customer: %s, want null", r.Data)
-			}
-			if n := d.Calls("orders"); n != 2 {
-				t.Errorf("another customer asking for it: %d orders requests in all, want 2 (its own read)", n)
-			}
-		})
-	}
+	cacheInBothModes(t, func(t *testing.T, d *demo.Demo, e *env) {
+		owner := demo.CustomerMostOrders
+		all := ordersOf(d.Data(), owner)
+		if len(all) < 11 {
+			t.Fatalf("%s has %d orders", owner, len(all))
+		}
+		e.query(e.token(owner), `{ me { orders(first: 2) { id } } }`, nil).mustOK(t)
+		if n := d.Calls("orders"); n != 1 {
+			t.Fatalf("the customer's orders: %d orders requests, want 1", n)
+		}
+		// An order the first answer did not show, from the same list
+		// (among the 20 newest, which the list caches by id).
+		o := all[10]
+		const q = `query($id: ID!) { order(id: $id) { id status } }`
+		r := e.query(e.token(owner), q, map[string]any{"id": o.ID}).mustOK(t)
+		if want := fmt.Sprintf(`{"order":{"id":%q,"status":%q}}`, o.ID, strings.ToUpper(o.Status)); string(r.Data) != want {
+			t.Errorf("order by id: %s, want %s", r.Data, want)
+		}
+		if n := d.Calls("orders"); n != 1 {
+			t.Errorf("an order of a list already read: %d orders requests in all, want 1 (by endpoint %v)", n, d.CallsByEndpoint())
+		}
+		r = e.query(e.token("c-0002"), q, map[string]any{"id": o.ID}).mustOK(t)
+		if string(r.Data) != `{"order":null}` {
+			t.Errorf("another customer: %s, want null", r.Data)
+		}
+		if n := d.Calls("orders"); n != 2 {
+			t.Errorf("another customer asking for it: %d orders requests in all, want 2 (its own read)", n)
+		}
+	})
 }
 
 // TestCacheStampede: 100 concurrent requests for the same cold product,
 // with the catalog slow enough that they all overlap, cost one catalog
 // request (cache.Group), with the in-process cache and with Redis.
 func TestCacheStampede(t *testing.T) {
-	for _, mode := range []string{"memory", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			d := cacheDemo(t)
-			setenv := map[string]string{}
-			if mode == "redis" {
-				setenv["REDIS_URL"] = redistest.Start(t).URL()
-			}
-			e, _ := cacheGateway(t, d, setenv)
-			const latency = 250 * time.Millisecond
-			d.SetLatency("catalog", latency)
-			cl := newCacheClient(t)
-			ds := d.Data()
-			p, _ := ds.Product(demo.SKUEngine)
-			want := map[string]any{"product": map[string]any{"sku": p.SKU, "title": p.Title, "price": map[string]any{"amount": amountString(priceCents(t, p.Price.Amount))}}}
-			body := map[string]any{"query": `query($sku: ID!) { product(sku: $sku) { sku title price { amount } } }`, "variables": map[string]any{"sku": p.SKU}}
+	cacheInBothModes(t, func(t *testing.T, d *demo.Demo, e *env) {
+		const latency = 250 * time.Millisecond
+		d.SetLatency("catalog", latency)
+		cl := newCacheClient(t)
+		ds := d.Data()
+		p, _ := ds.Product(demo.SKUEngine)
+		want := map[string]any{"product": map[string]any{"sku": p.SKU, "title": p.Title, "price": map[string]any{"amount": amountString(priceCents(t, p.Price.Amount))}}}
+		body := map[string]any{"query": `query($sku: ID!) { product(sku: $sku) { sku title price { amount } } }`, "variables": map[string]any{"sku": p.SKU}}
 
-			const n = 100
-			got := make([]response, n)
-			errs := make([]error, n)
-			durs := make([]time.Duration, n)
-			var ready, wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				ready.Add(1)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ready.Done()
-					<-start
-					t0 := time.Now()
-					got[i], errs[i] = cl.post(e.srv.URL, "", body, nil)
-					durs[i] = time.Since(t0)
-				}()
+		const n = 100
+		got := make([]response, n)
+		errs := make([]error, n)
+		durs := make([]time.Duration, n)
+		var ready, wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			ready.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ready.Done()
+				<-start
+				t0 := time.Now()
+				got[i], errs[i] = cl.post(e.srv.URL, "", body, nil)
+				durs[i] = time.Since(t0)
+			}()
+		}
+		ready.Wait()
+		began := time.Now()
+		close(start)
+		wg.Wait()
+		took := time.Since(began)
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("request %d: %v", i, errs[i])
+				continue
 			}
-			ready.Wait()
-			began := time.Now()
-			close(start)
-			wg.Wait()
-			took := time.Since(began)
-			for i := range n {
-				if errs[i] != nil {
-					t.Errorf("request %d: %v", i, errs[i])
-					continue
-				}
-				if got[i].Status != http.StatusOK || len(got[i].Errors) > 0 {
-					t.Errorf("request %d: status %d, errors %+v", i, got[i].Status, got[i].Errors)
-					continue
-				}
-				if diffs := cacheDiff(t, got[i].Data, want); len(diffs) > 0 {
-					t.Errorf("request %d:\n  %s", i, strings.Join(diffs, "\n  "))
-				}
+			if got[i].Status != http.StatusOK || len(got[i].Errors) > 0 {
+				t.Errorf("request %d: status %d, errors %+v", i, got[i].Status, got[i].Errors)
+				continue
 			}
-			if c := d.Calls("catalog"); c != 1 {
-				t.Errorf("%d concurrent requests for one cold product made %d catalog requests, want 1 (%v)", n, c, d.CallsByEndpoint())
+			if diffs := cacheDiff(t, got[i].Data, want); len(diffs) > 0 {
+				t.Errorf("request %d:\n  %s", i, strings.Join(diffs, "\n  "))
 			}
-			slices.Sort(durs)
-			t.Logf("%s: %d requests in %v, catalog requests %d; latency p50 %v, max %v (catalog latency %v)",
-				mode, n, took.Round(time.Millisecond), d.Calls("catalog"), durs[n/2].Round(time.Millisecond), durs[n-1].Round(time.Millisecond), latency)
-		})
-	}
+		}
+		if c := d.Calls("catalog"); c != 1 {
+			t.Errorf("%d concurrent requests for one cold product made %d catalog requests, want 1 (%v)", n, c, d.CallsByEndpoint())
+		}
+		slices.Sort(durs)
+		t.Logf("%s: %d requests in %v, catalog requests %d; latency p50 %v, max %v (catalog latency %v)",
+			t.Name(), n, took.Round(time.Millisecond), d.Calls("catalog"), durs[n/2].Round(time.Millisecond), durs[n-1].Round(time.Millisecond), latency)
+	})
 }
 
 // ---------------------------------------------------------------------------

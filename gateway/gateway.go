@@ -180,28 +180,29 @@ func (g *Gateway) startCache() error {
 	mem := func(maxTTL time.Duration) *cache.Memory {
 		return cache.NewMemory(cache.MemoryOptions{MaxEntries: 50_000, MaxTTL: maxTTL})
 	}
+	// tier is the in-process cache of the entities; with Redis it sits in
+	// front of it with a short lifetime.
+	var tier *cache.Memory
+	var store cache.Store
 	if g.cfg.RedisURL == "" {
 		g.apq = cache.NewAPQ(mem(0), 24*time.Hour)
-		if g.cfg.Cache {
-			m := mem(0)
-			g.cache = cache.New(cache.Options{Store: m, Logger: g.log})
-			g.metrics.reg.MustRegister(m.Collectors()...)
-			g.metrics.reg.MustRegister(g.cache.Collectors()...)
+		tier = mem(0)
+		store = tier
+	} else {
+		redis.SetLogger(cache.RedisLogger{L: g.log})
+		r, err := cache.NewRedis(cache.RedisOptions{URL: g.cfg.RedisURL, Logger: g.log})
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return nil
+		g.redis = r
+		g.metrics.reg.MustRegister(r.Collectors()...)
+		g.apq = cache.NewAPQ(r, 24*time.Hour)
+		tier = mem(2 * time.Second)
+		store = cache.NewTiered(tier, r)
 	}
-	redis.SetLogger(cache.RedisLogger{L: g.log})
-	r, err := cache.NewRedis(cache.RedisOptions{URL: g.cfg.RedisURL, Logger: g.log})
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	g.redis = r
-	g.metrics.reg.MustRegister(r.Collectors()...)
-	g.apq = cache.NewAPQ(r, 24*time.Hour)
 	if g.cfg.Cache {
-		m := mem(2 * time.Second)
-		g.cache = cache.New(cache.Options{Store: cache.NewTiered(m, r), Logger: g.log})
-		g.metrics.reg.MustRegister(m.Collectors()...)
+		g.cache = cache.New(cache.Options{Store: store, Logger: g.log})
+		g.metrics.reg.MustRegister(tier.Collectors()...)
 		g.metrics.reg.MustRegister(g.cache.Collectors()...)
 	}
 	return nil

@@ -234,7 +234,7 @@ func cached[V any](c *cache.Cache, call string, pol Policy, fields []string, sta
 			if len(out) == 0 && firstErr != nil {
 				return nil, firstErr
 			}
-			also.fill(fctx, c, res, meta.MaxAge())
+			also.add(fctx, out, res, meta.MaxAge())
 			return out, nil
 		})
 		svc := requests[call].Service
@@ -309,13 +309,7 @@ func entryValues(rec any, split []string, keyField string) ([][]byte, error) {
 	}
 	vals := make([][]byte, len(split))
 	for i, f := range split {
-		one := map[string]json.RawMessage{keyField: m[keyField], f: m[f]}
-		if one[f] == nil {
-			one[f] = json.RawMessage("null")
-		}
-		if vals[i], err = json.Marshal(one); err != nil {
-			return nil, err
-		}
+		vals[i] = sparseRecord(keyField, m[keyField], []string{f}, []json.RawMessage{m[f]})
 	}
 	return vals, nil
 }
@@ -324,24 +318,33 @@ func entryValues(rec any, split []string, keyField string) ([][]byte, error) {
 // records of its fields' entries: what the service answers for the whole
 // sparse field set.
 func joinRecord(keyField, key string, fields []string, rs []cache.Result) ([]byte, error) {
-	kf, _ := json.Marshal(keyField)
 	k, _ := json.Marshal(key)
-	b := append([]byte{'{'}, kf...)
-	b = append(append(b, ':'), k...)
+	vals := make([]json.RawMessage, len(fields))
 	for i, f := range fields {
 		var one map[string]json.RawMessage
 		if err := upstream.Decode(rs[i].Entry.Value, &one); err != nil {
 			return nil, err
 		}
-		v := one[f]
+		vals[i] = one[f]
+	}
+	return sparseRecord(keyField, k, fields, vals), nil
+}
+
+// sparseRecord writes the record a sparse answer holds: the key field and
+// each of fields with its value (null when it has none).
+func sparseRecord(keyField string, key json.RawMessage, fields []string, vals []json.RawMessage) []byte {
+	member := func(b []byte, name string, v json.RawMessage) []byte {
+		n, _ := json.Marshal(name)
 		if v == nil {
 			v = json.RawMessage("null")
 		}
-		name, _ := json.Marshal(f)
-		b = append(append(append(b, ','), name...), ':')
-		b = append(b, v...)
+		return append(append(append(b, n...), ':'), v...)
 	}
-	return append(b, '}'), nil
+	b := member([]byte{'{'}, keyField, key)
+	for i, f := range fields {
+		b = member(append(b, ','), f, vals[i])
+	}
+	return append(b, '}')
 }
 
 // sparseKeys names the key field of the records of calls that take a
@@ -368,9 +371,10 @@ const (
 	maxDerived               = 200
 )
 
-// fill writes, for the good results of a fetch, the other call's entries
-// (at most about maxDerived).
-func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader.Result[V], upstreamMaxAge int) {
+// add puts in entries, for the good results of a fetch, the other call's
+// entries (at most about maxDerived); the cache writes them with the
+// fetch's own, in one round trip.
+func (d *derived[V]) add(ctx context.Context, entries map[string]cache.Entry, res []*dataloader.Result[V], upstreamMaxAge int) {
 	if d == nil || d.pol.MaxAge <= 0 {
 		return
 	}
@@ -378,12 +382,12 @@ func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader
 	if fresh <= 0 {
 		return
 	}
-	entries := map[string]cache.Entry{}
+	added := 0
 	for _, r := range res {
 		if r == nil || r.Error != nil {
 			continue
 		}
-		if len(entries) >= maxDerived {
+		if added >= maxDerived {
 			break
 		}
 		for k, rec := range d.split(r.Data) {
@@ -392,9 +396,9 @@ func (d *derived[V]) fill(ctx context.Context, c *cache.Cache, res []*dataloader
 				continue
 			}
 			entries[CacheKey(ctx, d.call, k, nil, d.pol.Private)] = cache.Entry{Value: b, FreshFor: fresh, StaleFor: d.pol.MaxStale}
+			added++
 		}
 	}
-	c.Fill(ctx, entries)
 }
 
 // requestStats counts, for one request, the keys answered by stale

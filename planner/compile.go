@@ -193,11 +193,12 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, typ string, sel ast.Sele
 			if ce, ok := p.schema.Entity(childType); ok && ce.Call == rule.Call {
 				step.byKey = true
 			}
-			if rule.TrustKey && len(f.Selections) > 0 && p.recordless(op, childType, f.Selections) {
-				if !p.keysOnlyBelow(op, childType, f.Selections) {
+			if rule.TrustKey && len(f.Selections) > 0 {
+				if ok, calls := p.recordless(op, childType, f.Selections); ok && !calls {
 					continue // the key alone: nothing to start
+				} else if ok {
+					step.noCall = true
 				}
-				step.noCall = true
 			}
 			if len(f.Selections) > 0 {
 				step.child = p.shapeOf(op, childType, f.Selections)
@@ -216,30 +217,23 @@ func (p *Planner) shapeOf(op *graphql.OperationContext, typ string, sel ast.Sele
 
 // recordless reports whether sel, on the entity typ, needs nothing of a
 // typ record: it selects the key, __typename, and fields served by calls
-// keyed by the key (Customer.totalSpent, by the customer's id).
-func (p *Planner) recordless(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
-	ent, ok := p.schema.Entity(typ)
-	if !ok || ent.Key == "" {
-		return false
+// keyed by the key (Customer.totalSpent, by the customer's id); calls
+// reports whether it selects any of those fields (else it is the key
+// alone).
+func (p *Planner) recordless(op *graphql.OperationContext, typ string, sel ast.SelectionSet) (ok, calls bool) {
+	ent, isEnt := p.schema.Entity(typ)
+	if !isEnt || ent.Key == "" {
+		return false, false
 	}
 	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
 		if f.Name == ent.Key || f.Name == "__typename" {
 			continue
 		}
-		if r, ok := p.schema.Rule(typ, f.Name); !ok || r.Call == "" || r.Key != ent.Key {
-			return false
+		r, declared := p.schema.Rule(typ, f.Name)
+		if !declared || r.Call == "" || r.Key != ent.Key {
+			return false, false
 		}
+		calls = true
 	}
-	return true
-}
-
-// keysOnlyBelow reports whether a recordless sel selects any field served
-// by a call (else it is the key alone).
-func (p *Planner) keysOnlyBelow(op *graphql.OperationContext, typ string, sel ast.SelectionSet) bool {
-	for _, f := range graphql.CollectFields(op, sel, []string{typ}) {
-		if r, ok := p.schema.Rule(typ, f.Name); ok && r.Call != "" {
-			return true
-		}
-	}
-	return false
+	return true, calls
 }

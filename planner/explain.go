@@ -193,11 +193,13 @@ func (e *explainer) walk(typ string, sel ast.SelectionSet, path string, count in
 			if isEntity && byKey && rule.Key == ent.Key {
 				waits, where = keyWaits, fmt.Sprintf("%s keys, known before its records", typ)
 			}
-			if rule.TrustKey && len(f.Selections) > 0 && e.p.recordless(e.op, childType, f.Selections) {
-				// No call for the record: the calls keyed by its key
-				// wait for what this one would have waited for.
-				e.walk(childType, f.Selections, childPath, count, nil, compact(waits), true)
-				continue
+			if rule.TrustKey && len(f.Selections) > 0 {
+				if ok, _ := e.p.recordless(e.op, childType, f.Selections); ok {
+					// No call for the record: the calls keyed by its key
+					// wait for what this one would have waited for.
+					e.walk(childType, f.Selections, childPath, count, nil, compact(waits), true)
+					continue
+				}
 			}
 			e.fetch(rule.Call, childType, f.Field, f.Selections, childPath, compact(waits), count, where)
 		case rule.HasFrom:

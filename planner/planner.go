@@ -139,7 +139,8 @@ func (p *Planner) KeyOnly(ctx context.Context) bool {
 	}
 	// The merged selections of this very place: the same AST field may be
 	// key-only in a fragment and not where other selections merge into it.
-	return p.recordless(graphql.GetOperationContext(ctx), fc.Field.Definition.Type.Name(), fc.Field.Selections)
+	ok, _ := p.recordless(graphql.GetOperationContext(ctx), fc.Field.Definition.Type.Name(), fc.Field.Selections)
+	return ok
 }
 
 // execution is one request's run of a compiled plan.
